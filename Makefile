@@ -1,0 +1,42 @@
+# Two commands: `make demo` and `make test`. Both set everything up on a fresh machine first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kumpel-installed
+NPM_STAMP := node_modules/.kumpel-installed
+
+.PHONY: setup test demo lint typecheck-firmware bench clean browser
+
+setup: $(STAMP) $(NPM_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+$(NPM_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+# Headless Chromium for the field-crew page tests (Debian package; skipped by the tests where it can't be had).
+browser:
+	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || echo "chromium not installable here: browser tests will be skipped")
+
+test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+demo: setup
+	$(BIN)/kumpel demo
+
+bench: setup
+	$(BIN)/python bench/codec.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache
