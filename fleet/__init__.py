@@ -1,0 +1,1 @@
+"""Kumpel fleet manager: ingest, health, configuration and provisioning for the LoRaWAN node fleet."""

@@ -1,5 +1,401 @@
-"""Placeholder sub-command group; replaced by its part's issue."""
+"""`kumpel fleet ...`: run the service and administer it on the server (works on the database directly,
+with the same services the API uses; KUMPEL_DATABASE_URL selects the database)."""
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, col, select
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="The fleet manager service and its administration.")
+devices_app = typer.Typer(no_args_is_help=True, help="Register, import, list and show nodes.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+config_app = typer.Typer(no_args_is_help=True, help="Desired configuration.")
+rollout_app = typer.Typer(no_args_is_help=True, help="Staged config rollouts to a group.")
+app.add_typer(devices_app, name="devices")
+app.add_typer(token_app, name="token")
+app.add_typer(config_app, name="config")
+app.add_typer(rollout_app, name="rollout")
+console = Console()
+STATUS_STYLE = {
+    "ok": "green",
+    "warning": "yellow",
+    "critical": "bold red",
+    "offline": "red",
+    "unknown": "dim",
+}
+
+
+@contextmanager
+def _db():
+    from fleet import db
+    from fleet.lns.factory import make_adapter
+    from fleet.settings import Settings
+
+    try:
+        cfg = Settings()
+    except ValueError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    engine = db.make_engine(cfg.database_url)
+    db.migrate(engine)
+    adapter = make_adapter(cfg)
+    try:
+        with Session(engine) as session:
+            yield session, cfg, adapter
+    finally:
+        adapter.close()
+        engine.dispose()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _device(session: Session, dev_eui: str):  # noqa: ANN202
+    from fleet.models import Device
+
+    d = session.exec(select(Device).where(Device.dev_eui == dev_eui.replace(":", "").upper())).first()
+    if d is None:
+        _fail(f"no device {dev_eui}")
+    return d
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn."""
+    import uvicorn
+
+    uvicorn.run("fleet.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (serve does this at start-up too)."""
+    with _db():
+        console.print("database at the newest revision")
+
+
+@app.command()
+def mqtt() -> None:
+    """Ingest from the ChirpStack MQTT integration (application/+/device/+/event/+) until Ctrl-C."""
+    import threading
+
+    from fleet.api.routes.integrations import handle
+    from fleet.lns.mqtt import Subscriber
+    from fleet.metrics import Metrics
+
+    with _db() as (session, cfg, adapter):
+        metrics = Metrics(session.get_bind())
+        lock = threading.Lock()
+
+        def on_item(item) -> None:  # noqa: ANN001
+            with lock, Session(session.get_bind()) as s:
+                result = handle(item, s, cfg, adapter, metrics)
+                console.print(
+                    f"{item.source} {getattr(item, 'kind', 'up')} {item.dev_eui}: {result['result']}"
+                )
+
+        sub = Subscriber(
+            host=cfg.mqtt_host,
+            port=cfg.mqtt_port,
+            handle=on_item,
+            username=cfg.mqtt_username,
+            password=cfg.mqtt_password,
+        )
+        sub.start()
+        console.print(f"subscribed to {cfg.mqtt_host}:{cfg.mqtt_port} application/+/device/+/event/+")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            sub.stop()
+
+
+@app.command("sweep")
+def sweep_cmd() -> None:
+    """Run the periodic pass once: offline alerts, reminders, downlink retries, rollouts."""
+    from fleet.services.sweep import sweep
+
+    with _db() as (session, cfg, adapter):
+        console.print_json(json.dumps(sweep(session, adapter, cfg)))
+
+
+@token_app.command("create")
+def token_create(role: str = typer.Option(..., help="admin | technician | viewer"), name: str = "") -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    from fleet.services import tokens
+
+    with _db() as (session, _, _a):
+        try:
+            row, token = tokens.create(session, name=name, role=role)
+        except ValueError as exc:
+            _fail(str(exc))
+        session.commit()
+        console.print(f"token {row.id} ({row.role}): [bold]{token}[/bold]")
+        typer.echo(token, file=sys.stderr)
+
+
+@devices_app.command("list")
+def devices_list(group: str = "", status: str = "", limit: int = 200) -> None:
+    from fleet.models import Device, Group, GroupMember
+
+    with _db() as (session, _, _a):
+        q = select(Device)
+        if group:
+            q = (
+                q.join(GroupMember, col(GroupMember.device_id) == Device.id)
+                .join(Group, col(Group.id) == GroupMember.group_id)
+                .where(Group.name == group)
+            )
+        if status:
+            q = q.where(Device.health_status == status)
+        table = Table("DevEUI", "name", "street", "health", "last seen", title="devices")
+        for d in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
+            table.add_row(
+                d.dev_eui,
+                d.name,
+                d.street,
+                f"[{STATUS_STYLE.get(d.health_status, '')}]{d.health_status}[/]",
+                d.last_seen_at.isoformat(timespec="minutes") if d.last_seen_at else "never",
+            )
+        console.print(table)
+
+
+@devices_app.command("add")
+def devices_add(
+    dev_eui: str = typer.Option("", help="16 hex; generated when empty"),
+    join_eui: str = "",
+    name: str = "",
+    street: str = "",
+    bin_height_cm: int | None = None,
+    group: list[str] = [],  # noqa: B006
+    board: str = "devkit_rak3172",
+) -> None:
+    """Register one node; prints its AppKey once."""
+    from fleet.services.provisioning import DeviceIn, ProvisioningError, create_device
+
+    with _db() as (session, cfg, adapter):
+        try:
+            data = DeviceIn(
+                dev_eui=dev_eui or None,
+                join_eui=join_eui or None,
+                name=name,
+                street=street,
+                bin_height_cm=bin_height_cm,
+                groups=group,
+                board=board,
+            )
+            device, app_key = create_device(session, cfg, adapter, data)
+        except (ProvisioningError, ValueError) as exc:
+            _fail(str(exc))
+        session.commit()
+        console.print(
+            f"created {device.dev_eui} (JoinEUI {device.join_eui}); AppKey, shown once: "
+            f"[bold]{app_key}[/bold]"
+        )
+
+
+@devices_app.command("import")
+def devices_import(csv_file: Path) -> None:
+    """Bulk import from CSV; a result per row."""
+    from fleet.services.provisioning import ProvisioningError, import_csv
+
+    with _db() as (session, cfg, adapter):
+        try:
+            results = import_csv(session, cfg, adapter, csv_file.read_text(encoding="utf-8-sig"))
+        except (ProvisioningError, OSError, UnicodeDecodeError) as exc:
+            _fail(str(exc))
+        session.commit()
+        table = Table("row", "DevEUI", "result", "detail", title=f"import {csv_file.name}")
+        for r in results:
+            style = {"created": "green", "updated": "cyan", "rejected": "red"}[r["result"]]
+            detail = r.get("reason") or (f"AppKey {r['app_key']}" if r.get("app_key") else "")
+            table.add_row(str(r["row"]), r["dev_eui"], f"[{style}]{r['result']}[/]", detail)
+        console.print(table)
+        if any(r["result"] == "rejected" for r in results):
+            raise typer.Exit(1)
+
+
+@devices_app.command("show")
+def devices_show(dev_eui: str) -> None:
+    _health(dev_eui)
+
+
+@config_app.command("set")
+def config_set(
+    target: str = typer.Argument(..., help="a DevEUI, or group:<name>"),
+    assignments: list[str] = typer.Argument(..., help="name=value ..."),
+) -> None:
+    """Set desired settings for a node (overrides) or a whole group; queues the config downlinks."""
+    from fleet.models import Group
+    from fleet.services import config as config_service
+    from fleet.services import provisioning
+
+    values = {}
+    for a in assignments:
+        name, sep, value = a.partition("=")
+        if not sep or not value.strip().lstrip("-").isdigit():
+            _fail(f"{a!r}: expected name=<integer>")
+        values[name.strip()] = int(value)
+    with _db() as (session, cfg, adapter):
+        try:
+            if target.startswith("group:"):
+                g = session.exec(select(Group).where(Group.name == target[6:])).first()
+                if g is None:
+                    _fail(f"no group {target[6:]!r}")
+                g.config = {**(g.config or {}), **config_service.validate(values)}
+                session.add(g)
+                session.flush()
+                devices = provisioning.members(session, g)
+            else:
+                devices = [_device(session, target)]
+                config_service.set_overrides(session, devices[0], values)
+                session.flush()
+            queued = [dl for d in devices if (dl := config_service.reconcile(session, d, cfg))]
+        except config_service.ConfigError as exc:
+            _fail(str(exc))
+        session.commit()
+        sent = config_service.dispatch(session, adapter, cfg)
+        session.commit()
+        console.print(f"{len(queued)} config downlink(s) queued; dispatch: {sent}")
+
+
+@rollout_app.command("create")
+def rollout_create(
+    group: str, assignments: list[str], batch_size: int = 10, failure_threshold_pct: int = 20
+) -> None:
+    from fleet.models import Group
+    from fleet.services import config as config_service
+    from fleet.services import rollout
+
+    values = {a.partition("=")[0]: int(a.partition("=")[2]) for a in assignments if "=" in a}
+    with _db() as (session, cfg, adapter):
+        g = session.exec(select(Group).where(Group.name == group)).first()
+        if g is None:
+            _fail(f"no group {group!r}")
+        try:
+            ro = rollout.create(
+                session, g, values, cfg, batch_size=batch_size, failure_threshold_pct=failure_threshold_pct
+            )
+        except (rollout.RolloutError, config_service.ConfigError) as exc:
+            _fail(str(exc))
+        session.commit()
+        config_service.dispatch(session, adapter, cfg)
+        session.commit()
+        _print_rollout(rollout.status(session, ro))
+
+
+def _print_rollout(st: dict) -> None:
+    console.print(
+        f"rollout {st['id']} to {st['group']}: [bold]{st['state']}[/bold] batch {st['current_batch'] + 1}"
+        f" {st['counts']} {st['halt_reason'] or ''}"
+    )
+    table = Table("DevEUI", "batch", "state", "version", "detail")
+    for n in st["nodes"]:
+        table.add_row(
+            n["dev_eui"], str(n["batch"] + 1), n["state"], str(n["config_version"] or ""), n["detail"] or ""
+        )
+    console.print(table)
+
+
+@rollout_app.command("show")
+def rollout_show(rollout_id: int) -> None:
+    from fleet.models import Rollout
+    from fleet.services import rollout
+
+    with _db() as (session, _, _a):
+        ro = session.get(Rollout, rollout_id)
+        if ro is None:
+            _fail(f"no rollout {rollout_id}")
+        _print_rollout(rollout.status(session, ro))
+
+
+@rollout_app.command("resume")
+def rollout_resume(rollout_id: int) -> None:
+    _rollout_action(rollout_id, "resume")
+
+
+@rollout_app.command("abort")
+def rollout_abort(rollout_id: int) -> None:
+    _rollout_action(rollout_id, "abort")
+
+
+def _rollout_action(rollout_id: int, action: str) -> None:
+    from fleet.models import Rollout
+    from fleet.services import config as config_service
+    from fleet.services import rollout
+
+    with _db() as (session, cfg, adapter):
+        ro = session.get(Rollout, rollout_id)
+        if ro is None:
+            _fail(f"no rollout {rollout_id}")
+        try:
+            rollout.resume(session, ro, cfg) if action == "resume" else rollout.abort(session, ro)
+        except rollout.RolloutError as exc:
+            _fail(str(exc))
+        session.commit()
+        config_service.dispatch(session, adapter, cfg)
+        session.commit()
+        _print_rollout(rollout.status(session, ro))
+
+
+@app.command("health")
+def health_cmd(dev_eui: str = typer.Argument("", help="one node; empty: the fleet summary")) -> None:
+    """Fleet summary (worst nodes first) or one node's health with its reasons."""
+    _health(dev_eui)
+
+
+def _health(dev_eui: str) -> None:
+    from fleet.services import health
+
+    with _db() as (session, _, _a):
+        if not dev_eui:
+            s = health.fleet_summary(session)
+            console.print(
+                " ".join(f"[{STATUS_STYLE[k]}]{k} {v}[/]" for k, v in s["by_status"].items())
+                + f"  open alerts {s['open_alerts']}"
+            )
+            table = Table("DevEUI", "name", "status", "reasons", "last seen", title="worst nodes")
+            for w in s["worst"]:
+                table.add_row(
+                    w["dev_eui"],
+                    w["name"],
+                    f"[{STATUS_STYLE[w['status']]}]{w['status']}[/]",
+                    "; ".join(r["message"] for r in w["reasons"]) or "",
+                    w["last_seen_at"] or "never",
+                )
+            console.print(table)
+            return
+        h = health.node_health(session, _device(session, dev_eui))
+        console.print(f"{h['dev_eui']} {h['name']}: [{STATUS_STYLE[h['status']]}]{h['status']}[/]")
+        for r in h["reasons"]:
+            console.print(f"  - [{STATUS_STYLE.get(r['severity'], '')}]{r['message']}[/]")
+        table = Table("aspect", "value")
+        c, b, r, p = h["connectivity"], h["battery"], h["radio"], h["packet_loss"]
+        table.add_row(
+            "connectivity",
+            f"{c['state']}, last seen {c['last_seen_at'] or 'never'}, expected every "
+            f"{c['expected_interval_s'] // 60} min",
+        )
+        table.add_row(
+            "battery", f"{b['mv']} mV, trend {b['trend_mv_per_day']} mV/day, {b['days_left']} days left"
+        )
+        table.add_row(
+            "radio", f"RSSI {r['rssi']} dBm, SNR {r['snr']} dB, {r['gateways']} gateway(s), SF {r['sf']}"
+        )
+        table.add_row(
+            "packet loss", f"{p['loss_pct']} % ({p['received']}/{p['expected']}), rejoins {p['rejoins']}"
+        )
+        table.add_row("reboots (14 d)", json.dumps(h["reboots"]["by_cause"]))
+        table.add_row(
+            "config",
+            f"desired v{h['config']['desired_version']}, applied v{h['config']['reported_version']}"
+            f", pending {h['config']['pending']}, rejected {h['config']['rejected']}",
+        )
+        table.add_row("last reading", json.dumps(h["last_reading"]))
+        console.print(table)

@@ -1,0 +1,126 @@
+"""The app factory: settings, engine (migrated at start-up), LNS adapter, routers, background sweep."""
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
+
+from fleet import db
+from fleet.api.routes import (
+    alerts,
+    commands,
+    config,
+    devices,
+    groups,
+    health,
+    imports,
+    integrations,
+    labels,
+    rollouts,
+    tokens,
+    unknown,
+)
+from fleet.lns.base import NetworkServer
+from fleet.lns.factory import make_adapter
+from fleet.metrics import Metrics
+from fleet.services.batcher import IngestBatcher
+from fleet.services.sweep import sweep
+from fleet.settings import Settings
+
+log = logging.getLogger("kumpel.fleet")
+API = "/api/v1"
+
+
+async def _sweep_loop(app: FastAPI) -> None:
+    while True:
+        await asyncio.sleep(app.state.settings.sweep_interval_s)
+        try:
+            with Session(app.state.engine) as session:
+                await asyncio.to_thread(sweep, session, app.state.adapter, app.state.settings)
+        except Exception:  # the loop must survive a bad pass; the next one retries
+            log.exception("sweep failed")
+
+
+class BodyLimit:
+    """Refuse a declared body over the limit before reading it (pure ASGI: no per-request task overhead).
+    Bodies without Content-Length are capped while read, by the ingest routes."""
+
+    def __init__(self, app, limit: int) -> None:  # noqa: ANN001
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                    response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, 413)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, adapter: NetworkServer | None = None) -> FastAPI:
+    cfg = settings or Settings()
+    engine = db.make_engine(cfg.database_url)
+    db.migrate(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        app.state.batcher.start()
+        task = asyncio.create_task(_sweep_loop(app)) if cfg.sweep_interval_s > 0 else None
+        yield
+        app.state.batcher.stop()
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        app.state.adapter.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Kumpel fleet manager",
+        version="1",
+        lifespan=lifespan,
+        description="LoRaWAN waste-bin and climate sensor fleet: ingest, health, config, provisioning.",
+    )
+    app.state.settings = cfg
+    app.state.engine = engine
+    app.state.adapter = adapter if adapter is not None else make_adapter(cfg)
+    app.state.metrics = Metrics(engine)
+    app.state.batcher = IngestBatcher(engine, cfg, app.state.adapter, app.state.metrics)
+
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)
+    app.include_router(integrations.router)  # first: the hot path matches before the other routes
+    for module in (
+        devices,
+        imports,
+        labels,
+        config,
+        groups,
+        commands,
+        rollouts,
+        health,
+        alerts,
+        tokens,
+        unknown,
+    ):
+        app.include_router(module.router, prefix=API)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"ok": True}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    try:
+        from fleet.web import router as web_router
+    except Exception:  # the pages are optional: ingest and the API must come up without them
+        log.exception("field-crew pages (fleet.web) not mounted")
+    else:
+        app.include_router(web_router)
+    return app

@@ -1,0 +1,257 @@
+"""Database tables (SQLModel). Times are timezone-aware UTC (SQLModel's UTCDateTime refuses naive ones).
+
+Shape follows full-stack-fastapi-template: XBase for shared fields, X(table=True), XPublic for what the
+API shows. Secrets (AppKey, tokens) only ever live here encrypted or hashed.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(default: Any = None) -> Any:
+    if default is None:
+        return Field(default=None, sa_column=Column(JSON, nullable=True))
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+# --- devices and groups --------------------------------------------------------------------------------
+class DeviceBase(SQLModel):
+    dev_eui: str = Field(max_length=16, min_length=16, unique=True, index=True)
+    join_eui: str = Field(max_length=16, min_length=16)
+    name: str = Field(default="", max_length=120)
+    hardware_model: str = Field(default="", max_length=60)
+    board: str = Field(default="devkit_rak3172", max_length=40)
+    ultrasonic: str | None = Field(default="a02yyuw", max_length=20)
+    climate: str | None = Field(default="shtc3", max_length=20)
+    bin_height_cm: int | None = Field(default=None, ge=20, le=1000)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    street: str = Field(default="", max_length=200)
+    district: str = Field(default="", max_length=80)
+
+
+class Device(DeviceBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    app_key_enc: str = ""
+    tags: list = _json([])
+    lns_registered: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    # Cached from what arrives (ingest updates them; health reads them for fleet-wide queries).
+    last_seen_at: datetime | None = Field(default=None, index=True)
+    last_fcnt: int | None = None
+    expected_interval_s: int = 15 * 8 * 60  # from the applied config: meas_interval_min x batch_size
+    late_at: datetime | None = Field(default=None, index=True)  # last_seen + 1.0 x expected interval
+    offline_at: datetime | None = Field(default=None, index=True)  # last_seen + 1.5 x expected interval
+    rejoins: int = 0
+    health_status: str = Field(default="unknown", max_length=10, index=True)  # ok|warning|critical|unknown
+    health_reasons: list = _json([])
+    health_rank: int = Field(default=0, index=True)  # worst-first ordering: higher is worse
+    health_stale: bool = Field(default=False, index=True)  # uplinks since the verdict: the sweep refreshes
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "device_group"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True, index=True)
+    description: str = ""
+    config: dict = _json({})  # desired settings for every member (node overrides win)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GroupMember(SQLModel, table=True):
+    group_id: int = Field(foreign_key="device_group.id", primary_key=True, ondelete="CASCADE")
+    device_id: int = Field(foreign_key="device.id", primary_key=True, ondelete="CASCADE")
+    position: int = 0  # precedence when groups disagree: later wins
+
+
+# --- what arrives -------------------------------------------------------------------------------------
+class Uplink(SQLModel, table=True):
+    __table_args__ = (Index("ix_uplink_device_time", "device_id", "received_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    dedup_key: str = Field(max_length=120, unique=True)
+    source: str = Field(max_length=20)  # chirpstack | chirpstack-mqtt | ttn
+    received_at: datetime = Field(default_factory=utcnow)
+    fport: int | None = None
+    fcnt: int | None = None
+    data: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    frame_type: str | None = Field(default=None, max_length=20)
+    decoded: dict | None = _json()
+    decode_error: str | None = None
+    rssi: int | None = None  # best over gateways
+    snr: float | None = None
+    gateways: int = 0
+    rx_info: list | None = _json()
+    dr: int | None = None
+    sf: int | None = None
+    frequency: int | None = None
+
+
+class Reading(SQLModel, table=True):
+    __table_args__ = (Index("ix_reading_device_time", "device_id", "measured_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    uplink_id: int = Field(foreign_key="uplink.id", ondelete="CASCADE")
+    measured_at: datetime
+    distance_cm: int | None = None
+    no_echo: bool = False
+    fill_pct: int | None = None
+    temperature_c: float | None = None
+    humidity_pct: float | None = None
+    pressure_hpa: float | None = None
+    battery_mv: int | None = None
+    flags: list = _json([])
+
+
+class StatusReport(SQLModel, table=True):
+    """A decoded status frame (fPort 3): reboots, watchdog resets, error counters over time."""
+
+    __table_args__ = (Index("ix_status_device_time", "device_id", "received_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    uplink_id: int = Field(foreign_key="uplink.id", ondelete="CASCADE")
+    received_at: datetime
+    fw_version: str = ""
+    config_version: int = 0
+    reset_cause: str = "unknown"
+    wake_count: int = 0
+    sensor_errors: int = 0
+    radio_errors: int = 0
+    watchdog_resets: int = 0
+    battery_mv: int | None = None
+
+
+class UnknownDevice(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    dev_eui: str = Field(max_length=16, unique=True, index=True)
+    join_eui: str | None = None
+    source: str = ""
+    first_seen_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    count: int = 0
+    last_fport: int | None = None
+    last_payload_hex: str = ""
+    detail: dict = _json({})
+
+
+# --- configuration ------------------------------------------------------------------------------------
+class DesiredConfig(SQLModel, table=True):
+    """Effective desired settings of one node (groups merged, node overrides on top) and its version."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", unique=True, ondelete="CASCADE")
+    version: int = 0
+    overrides: dict = _json({})
+    settings: dict = _json({})
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportedConfig(SQLModel, table=True):
+    """What the node runs: version from its config report / status, values we know it accepted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", unique=True, ondelete="CASCADE")
+    version: int = 0
+    settings: dict = _json({})
+    key_status: dict = _json({})  # name -> ok | unknown_key | out_of_range | bad_format
+    reported_at: datetime | None = None
+
+
+class Downlink(SQLModel, table=True):
+    __table_args__ = (Index("ix_downlink_due", "state", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=10)  # config | command
+    fport: int
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    config_version: int | None = None
+    settings: dict | None = _json()
+    command: str | None = None
+    confirmed: bool = False
+    state: str = Field(default="queued", max_length=12)  # queued|sent|done|failed|expired|superseded
+    attempts: int = 0
+    max_attempts: int = 5
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    lns_ref: str | None = None
+    last_error: str | None = None
+    rollout_id: int | None = Field(default=None, foreign_key="rollout.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Rollout(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="device_group.id")
+    settings: dict = _json({})
+    batch_size: int = 10
+    failure_threshold_pct: int = 20
+    state: str = Field(default="running", max_length=12)  # running|halted|completed|aborted
+    current_batch: int = 0
+    halt_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RolloutNode(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("rollout_id", "device_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    rollout_id: int = Field(foreign_key="rollout.id", ondelete="CASCADE", index=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    batch_no: int
+    state: str = Field(default="pending", max_length=12)  # pending|in_progress|succeeded|failed|skipped
+    config_version: int | None = None
+    detail: str | None = None
+
+
+# --- people -------------------------------------------------------------------------------------------
+class Alert(SQLModel, table=True):
+    __table_args__ = (Index("ix_alert_open", "device_id", "kind", "closed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    kind: str = Field(max_length=30)  # offline, battery_low, bin_full, fire_alarm, sensor_fault, ...
+    severity: str = Field(max_length=10)  # warning | critical
+    message: str
+    opened_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    last_reminded_at: datetime | None = None
+    reminders: int = 0
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    role: str = Field(max_length=12)  # admin | technician | viewer
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class MaintenanceNote(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE", index=True)
+    author: str = Field(default="", max_length=80)
+    text: str = Field(max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """Append-only log: joins, ACKs, LNS log events, provisioning and config actions."""
+
+    __table_args__ = (Index("ix_event_device_time", "device_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int | None = Field(default=None, foreign_key="device.id", ondelete="CASCADE")
+    kind: str = Field(max_length=30)
+    message: str = ""
+    data: dict = _json({})
+    created_at: datetime = Field(default_factory=utcnow)

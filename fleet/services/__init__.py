@@ -1,0 +1,1 @@
+"""Business logic: routes and the CLI stay thin and call these."""

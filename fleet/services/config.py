@@ -1,0 +1,346 @@
+"""Desired vs reported configuration and the downlink queue with our own retry policy.
+
+Desired = group configs (in membership order) with the node's overrides on top. Whatever differs from
+what the node has applied is "pending" and goes out as one config downlink carrying a new version. The
+node's config report (fPort 4) for that version is the acknowledgement, not the LoRaWAN ACK: only then
+do the accepted values count as applied; rejected keys are kept with the node's reason.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from fleet.lns.base import LnsError, NetworkServer
+from fleet.models import DesiredConfig, Device, Downlink, Event, Group, GroupMember, ReportedConfig, utcnow
+from fleet.services import wire
+from fleet.settings import Settings
+
+ACTIVE = ("queued", "sent")
+MAX_VERSION = 65535
+
+
+class ConfigError(ValueError):
+    """Settings the fleet refuses to send; the message lists every bad key."""
+
+
+def validate(settings: dict) -> dict:
+    problems = []
+    clean = {}
+    for name, value in settings.items():
+        if isinstance(value, bool):
+            value = int(value)
+        status = wire.check_setting(name, value)
+        if status != "ok":
+            problems.append(f"{name}={value!r}: {status}")
+        clean[name] = value
+    if problems:
+        raise ConfigError("refused settings: " + "; ".join(problems))
+    return clean
+
+
+def _desired_row(session: Session, device: Device) -> DesiredConfig:
+    row = session.exec(select(DesiredConfig).where(DesiredConfig.device_id == device.id)).first()
+    if row is None:
+        row = DesiredConfig(device_id=device.id)
+        session.add(row)
+    return row
+
+
+def reported_row(session: Session, device: Device) -> ReportedConfig:
+    row = session.exec(select(ReportedConfig).where(ReportedConfig.device_id == device.id)).first()
+    if row is None:
+        row = ReportedConfig(device_id=device.id, version=0, settings={}, key_status={})
+        session.add(row)
+    return row
+
+
+def applied_settings(session: Session, device: Device) -> dict:
+    """What the node runs: the firmware defaults overlaid with every value it confirmed."""
+    applied = wire.defaults()
+    row = session.exec(select(ReportedConfig).where(ReportedConfig.device_id == device.id)).first()
+    if row:
+        applied.update(row.settings or {})
+    return applied
+
+
+def effective_desired(session: Session, device: Device, overrides: dict) -> dict:
+    groups = session.exec(
+        select(Group)
+        .join(GroupMember, col(GroupMember.group_id) == Group.id)
+        .where(GroupMember.device_id == device.id)
+        .order_by(col(GroupMember.position), col(Group.id))
+    ).all()
+    merged: dict = {}
+    for g in groups:
+        merged.update(g.config or {})
+    merged.update(overrides or {})
+    return merged
+
+
+def set_overrides(
+    session: Session, device: Device, settings: dict, *, replace: bool = False
+) -> DesiredConfig:
+    clean = validate(settings)
+    row = _desired_row(session, device)
+    row.overrides = clean if replace else {**(row.overrides or {}), **clean}
+    session.add(row)
+    return row
+
+
+def reconcile(
+    session: Session,
+    device: Device,
+    cfg: Settings,
+    *,
+    now: datetime | None = None,
+    rollout_id: int | None = None,
+) -> Downlink | None:
+    """Recompute desired; if anything is pending and not already on its way, queue one config downlink."""
+    now = now or utcnow()
+    row = _desired_row(session, device)
+    desired = effective_desired(session, device, row.overrides or {})
+    if desired != (row.settings or {}):
+        row.settings = desired
+        row.updated_at = now
+    applied = applied_settings(session, device)
+    pending = {k: v for k, v in desired.items() if applied.get(k) != v}
+    active = session.exec(
+        select(Downlink).where(
+            Downlink.device_id == device.id, Downlink.kind == "config", col(Downlink.state).in_(ACTIVE)
+        )
+    ).all()
+    for dl in active:
+        if dl.settings == pending and pending:
+            if rollout_id and dl.rollout_id is None:
+                dl.rollout_id = rollout_id
+            session.add(row)
+            return dl
+        dl.state = "superseded"
+        dl.updated_at = now
+        session.add(dl)
+    if not pending:
+        session.add(row)
+        return None
+    reported = reported_row(session, device)
+    version = max(row.version, reported.version) + 1
+    if version > MAX_VERSION:
+        version = 1  # u16 on the wire; the node only compares for equality
+    row.version = version
+    session.add(row)
+    payload = wire.codec.encode_config({"config_version": version, "settings": pending})
+    dl = Downlink(
+        device_id=device.id,
+        kind="config",
+        fport=wire.codec.PORT_CONFIG,
+        payload=payload,
+        config_version=version,
+        settings=pending,
+        max_attempts=cfg.downlink_max_attempts,
+        next_attempt_at=now,
+        expires_at=now + timedelta(seconds=cfg.downlink_expiry_s),
+        rollout_id=rollout_id,
+    )
+    session.add(dl)
+    session.add(
+        Event(
+            device_id=device.id,
+            kind="config_queued",
+            message=f"config v{version}: " + ", ".join(f"{k}={v}" for k, v in sorted(pending.items())),
+            data={"settings": pending},
+        )
+    )
+    return dl
+
+
+def queue_command(
+    session: Session, device: Device, command: str, cfg: Settings, now: datetime | None = None
+) -> Downlink:
+    now = now or utcnow()
+    if command not in wire.codec.COMMANDS.values():
+        raise ConfigError(
+            f"unknown command {command!r}: expected one of " + ", ".join(sorted(wire.codec.COMMANDS.values()))
+        )
+    dl = Downlink(
+        device_id=device.id,
+        kind="command",
+        fport=wire.codec.PORT_COMMAND,
+        payload=wire.codec.encode_command(command),
+        command=command,
+        max_attempts=cfg.downlink_max_attempts,
+        next_attempt_at=now,
+        expires_at=now + timedelta(seconds=cfg.downlink_expiry_s),
+    )
+    session.add(dl)
+    session.add(Event(device_id=device.id, kind="command_queued", message=command))
+    return dl
+
+
+def apply_report(session: Session, device: Device, report: dict, now: datetime) -> Downlink | None:
+    """A config report (fPort 4): mark accepted values applied, keep rejections, close the downlink."""
+    version = report["config_version"]
+    entries = report.get("entries") or []
+    reported = reported_row(session, device)
+    sent = session.exec(
+        select(Downlink)
+        .where(Downlink.device_id == device.id, Downlink.kind == "config", Downlink.config_version == version)
+        .order_by(col(Downlink.id).desc())
+    ).first()
+    if sent is None and not entries:
+        # The node rejected a whole frame (broken header) and still runs `version`.
+        last = session.exec(
+            select(Downlink)
+            .where(
+                Downlink.device_id == device.id, Downlink.kind == "config", col(Downlink.state).in_(ACTIVE)
+            )
+            .order_by(col(Downlink.id).desc())
+        ).first()
+        if last is not None:
+            last.state = "failed"
+            last.last_error = f"node rejected the whole config frame and still runs v{version}"
+            last.updated_at = now
+            session.add(last)
+        reported.version = version
+        reported.reported_at = now
+        session.add(reported)
+        return last
+    settings = dict(reported.settings or {})
+    key_status = dict(reported.key_status or {})
+    rejected = []
+    for entry in entries:
+        name = entry.get("name") or wire.setting_name(entry.get("id", 0)) or f"id{entry.get('id')}"
+        key_status[name] = entry["status"]
+        if entry["status"] == "ok" and sent is not None and sent.settings and name in sent.settings:
+            settings[name] = sent.settings[name]
+        elif entry["status"] != "ok":
+            rejected.append(f"{name} ({entry['status']})")
+    reported.version = version
+    reported.settings = settings
+    reported.key_status = key_status
+    reported.reported_at = now
+    session.add(reported)
+    device.expected_interval_s = wire.expected_interval_s(wire.defaults() | settings)
+    session.add(device)
+    if sent is not None and sent.state != "done":
+        sent.state = "done"
+        sent.last_error = ("rejected: " + ", ".join(rejected)) if rejected else None
+        sent.updated_at = now
+        session.add(sent)
+    session.add(
+        Event(
+            device_id=device.id,
+            kind="config_report",
+            message=f"runs v{version}" + (("; rejected " + ", ".join(rejected)) if rejected else ""),
+            data={"entries": entries},
+        )
+    )
+    return sent
+
+
+def apply_status_version(session: Session, device: Device, version: int, now: datetime) -> None:
+    """A status frame names the config version the node runs. A lower version than we believe means the
+    node lost its config (flash wiped, factory reset): applied falls back to defaults, so it goes pending."""
+    reported = reported_row(session, device)
+    if version == reported.version:
+        return
+    if version < reported.version:
+        reported.settings = {}
+        reported.key_status = {}
+        session.add(
+            Event(
+                device_id=device.id,
+                kind="config_lost",
+                message=f"node runs v{version}, had v{reported.version}: back to defaults",
+            )
+        )
+    else:
+        sent = session.exec(
+            select(Downlink).where(Downlink.device_id == device.id, Downlink.config_version == version)
+        ).first()
+        if sent is not None and sent.settings:
+            # The config report got lost but the node adopted this version: its values count as applied.
+            reported.settings = {**(reported.settings or {}), **sent.settings}
+            if sent.state in ACTIVE:
+                sent.state = "done"
+                sent.updated_at = now
+                session.add(sent)
+    reported.version = version
+    reported.reported_at = now
+    session.add(reported)
+    device.expected_interval_s = wire.expected_interval_s(wire.defaults() | (reported.settings or {}))
+    session.add(device)
+
+
+def backoff_s(device: Device, attempts: int, cfg: Settings) -> float:
+    # A Class A node only receives after it sends: never retry faster than 1.5 uplink intervals.
+    base = max(cfg.downlink_backoff_s, device.expected_interval_s * 1.5)
+    return base * (2 ** max(0, attempts - 1))
+
+
+def dispatch(
+    session: Session,
+    adapter: NetworkServer,
+    cfg: Settings,
+    *,
+    now: datetime | None = None,
+    device_id: int | None = None,
+    device_ids: list[int] | None = None,
+) -> dict:
+    """Send what is due, expire what is too old, give up after max attempts. Returns counts by outcome."""
+    now = now or utcnow()
+    q = select(Downlink).where(col(Downlink.state).in_(ACTIVE), Downlink.next_attempt_at <= now)
+    if device_id is not None:
+        q = q.where(Downlink.device_id == device_id)
+    if device_ids is not None:
+        q = q.where(col(Downlink.device_id).in_(device_ids))
+    counts = {"sent": 0, "expired": 0, "failed": 0, "error": 0, "waiting": 0}
+    for dl in session.exec(q.order_by(col(Downlink.id))).all():
+        device = session.get(Device, dl.device_id)
+        if dl.expires_at <= now:
+            dl.state, dl.last_error = "expired", f"not acknowledged before {dl.expires_at.isoformat()}"
+            counts["expired"] += 1
+        elif dl.kind == "command" and dl.state == "sent":
+            continue  # commands go out once; only an LNS failure report puts them back in the queue
+        elif dl.attempts >= dl.max_attempts:
+            dl.state = "failed"
+            dl.last_error = (dl.last_error or "") + f" (gave up after {dl.attempts} attempts)"
+            counts["failed"] += 1
+        elif not adapter.available:
+            dl.last_error = "no network server configured (KUMPEL_LNS=none)"
+            counts["waiting"] += 1
+            dl.next_attempt_at = now + timedelta(seconds=backoff_s(device, 1, cfg))
+        else:
+            dl.attempts += 1
+            dl.next_attempt_at = now + timedelta(seconds=backoff_s(device, dl.attempts, cfg))
+            try:
+                dl.lns_ref = adapter.enqueue(
+                    dev_eui=device.dev_eui, fport=dl.fport, payload=bytes(dl.payload), confirmed=dl.confirmed
+                )
+                dl.state, dl.last_error = "sent", None
+                counts["sent"] += 1
+            except LnsError as exc:
+                dl.last_error = str(exc)
+                counts["error"] += 1
+        dl.updated_at = now
+        session.add(dl)
+    return counts
+
+
+def on_lns_ack(
+    session: Session, device: Device, lns_ref: str | None, acknowledged: bool | None, now: datetime
+) -> None:
+    """ChirpStack ack/txack, TTS downlink_ack/nack/failed: commands complete or go back in the queue.
+    Config downlinks are not closed here (the config report is their acknowledgement)."""
+    if not lns_ref:
+        return
+    dl = session.exec(
+        select(Downlink).where(Downlink.device_id == device.id, Downlink.lns_ref == lns_ref)
+    ).first()
+    if dl is None or dl.state != "sent":
+        return
+    if dl.kind == "command" and acknowledged:
+        dl.state = "done"
+    elif acknowledged is False:
+        dl.state = "queued"
+        dl.last_error = "network server reports the downlink was not delivered"
+    dl.updated_at = now
+    session.add(dl)

@@ -1,0 +1,66 @@
+"""Fleet manager configuration: one pydantic-settings class, env `KUMPEL_*` or `.env`.
+
+Unsafe defaults (the development secret key) are refused outside KUMPEL_ENV=development so a
+production deployment can never run with a key that is printed in this file.
+"""
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KUMPEL_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///./var/kumpel.db"
+    secret_key: str = DEV_SECRET
+    ingest_token: str = ""
+    max_body_bytes: int = 64 * 1024
+    public_url: str = "http://127.0.0.1:8000"
+    node_page_path: str = "/nodes/{dev_eui}"
+    tr005_profile_id: str = "00000000"  # VendorID (2 bytes) + vendor profile (2 bytes), hex
+
+    # Network server for downlinks and registration: "none" | "chirpstack-grpc" | "chirpstack-mqtt" | "ttn"
+    lns: Literal["none", "chirpstack-grpc", "chirpstack-mqtt", "ttn"] = "none"
+    chirpstack_grpc: str = ""
+    chirpstack_api_token: str = ""
+    chirpstack_application_id: str = ""
+    chirpstack_device_profile_id: str = ""
+    chirpstack_grpc_tls: bool = False
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    tts_url: str = ""  # e.g. https://eu1.cloud.thethings.network
+    tts_application_id: str = ""
+    tts_webhook_id: str = ""
+    tts_api_key: str = ""
+
+    # Downlink retry policy (ours, not the LNS's): the node's config report is the acknowledgement.
+    downlink_max_attempts: int = 5
+    downlink_backoff_s: int = 900
+    downlink_expiry_s: int = 3 * 24 * 3600
+
+    # Health and alerts
+    late_factor: float = 1.0  # later than 1x the expected interval: late
+    offline_factor: float = 1.5  # later than 1.5x the expected interval: offline (as ChirpStack)
+    battery_low_mv: int = 3300
+    battery_clear_mv: int = 3400
+    alert_reminder_s: int = 6 * 3600
+    sweep_interval_s: int = 60  # background sweep: offline alerts, downlink retries; 0 = off
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_secrets(self) -> "Settings":
+        if self.env != "development" and self.secret_key == DEV_SECRET:
+            raise ValueError("KUMPEL_SECRET_KEY is the development default: set a long random secret")
+        if self.env != "development" and len(self.secret_key) < 16:
+            raise ValueError("KUMPEL_SECRET_KEY is too short: use at least 16 characters")
+        return self
+
+
+def get_settings() -> Settings:
+    return Settings()

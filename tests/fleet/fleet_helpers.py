@@ -1,0 +1,129 @@
+"""Helpers for the fleet tests: LNS event builders, tokens, a recording network server, wiping a database."""
+
+import base64
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlmodel import Session, SQLModel
+
+from fleet.lns.base import NetworkServer
+from fleet.services import tokens
+
+INGEST_TOKEN = "ingest-secret-for-tests"
+
+
+def wipe(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as c:
+        tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+        if url.startswith("postgresql"):
+            c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                c.execute(text(f'DELETE FROM "{t}"'))
+    engine.dispose()
+
+
+class RecordingNetworkServer(NetworkServer):
+    """A network server that records what it was asked (for tests that are not about the adapter)."""
+
+    name = "recording"
+    available = True
+
+    def __init__(self) -> None:
+        self.registered: list[dict] = []
+        self.enqueued: list[dict] = []
+
+    def register_device(self, **kw) -> None:  # noqa: ANN003
+        self.registered.append(kw)
+
+    def enqueue(self, **kw) -> str:  # noqa: ANN003
+        self.enqueued.append(kw)
+        return f"q{len(self.enqueued)}"
+
+
+def make_token(app, role: str) -> dict:  # noqa: ANN001
+    with Session(app.state.engine) as s:
+        _, token = tokens.create(s, name=f"test-{role}", role=role)
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+INGEST = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+
+
+def cs_up(
+    dev_eui: str,
+    fport: int | None,
+    data: bytes,
+    fcnt: int = 1,
+    *,
+    dedup: str | None = None,
+    rssi: int = -90,
+    snr: float = 7.5,
+    gateways: int = 1,
+    time: datetime | None = None,
+    sf: int = 9,
+) -> dict:
+    """A ChirpStack v4 `up` event as its HTTP integration posts it (proto3 JSON mapping)."""
+    t = (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    ev = {
+        "deduplicationId": dedup or str(uuid.uuid4()),
+        "time": t,
+        "deviceInfo": {
+            "tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
+            "tenantName": "City",
+            "applicationId": "ca739e26-7b67-4f14-b69e-d568c22a5a75",
+            "applicationName": "bins",
+            "deviceProfileId": "f8c2b1b5-3b1c-4a38-9e52-0d2c5e3c7a11",
+            "deviceProfileName": "kumpel",
+            "deviceName": "bin",
+            "devEui": dev_eui.lower(),
+            "tags": {},
+        },
+        "devAddr": "01fa3b2c",
+        "adr": True,
+        "dr": 12 - sf,
+        "fCnt": fcnt,
+        "fPort": fport,
+        "confirmed": False,
+        "data": base64.b64encode(data).decode(),
+        "rxInfo": [
+            {
+                "gatewayId": f"0016c001ff10a23{i}",
+                "uplinkId": 1000 + i,
+                "rssi": rssi - 5 * i,
+                "snr": snr - i,
+                "channel": 1,
+                "context": "AAAAAA==",
+                "crcStatus": "CRC_OK",
+            }
+            for i in range(gateways)
+        ],
+        "txInfo": {
+            "frequency": 868100000,
+            "modulation": {"lora": {"bandwidth": 125000, "spreadingFactor": sf, "codeRate": "CR_4_5"}},
+        },
+    }
+    if fport is None:
+        del ev["fPort"]
+    return ev
+
+
+def post_up(client: TestClient, ev: dict, event: str = "up"):  # noqa: ANN201
+    return client.post(
+        f"/integrations/chirpstack?event={event}",
+        content=json.dumps(ev),
+        headers={**INGEST, "Content-Type": "application/json"},
+    )
+
+
+def add_device(client: TestClient, headers: dict, **kw) -> dict:  # noqa: ANN003
+    body = {"dev_eui": kw.pop("dev_eui", None) or secrets.token_hex(8).upper(), "name": "bin", **kw}
+    r = client.post("/api/v1/devices", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()

@@ -1,0 +1,57 @@
+"""`kumpel fleet ...` through the real CLI (Typer), on its own SQLite file."""
+
+import pytest
+from typer.testing import CliRunner
+
+from fleet.cli import app  # mounted as `kumpel fleet` by tools/cli.py
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("KUMPEL_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("KUMPEL_ENV", "development")
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True):  # noqa: ANN202
+        result = runner.invoke(app, list(args))
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    return invoke
+
+
+def test_cli_token_devices_config_health(run, tmp_path):
+    out = run("token", "create", "--role", "technician", "--name", "depot").output
+    assert "kmp_" in out
+    assert "role must be one of" in run("token", "create", "--role", "root", ok=False).output
+    out = run(
+        "devices",
+        "add",
+        "--dev-eui",
+        "70B3D57ED0000101",
+        "--name",
+        "Rathaus",
+        "--street",
+        "Markt 1",
+        "--bin-height-cm",
+        "110",
+        "--group",
+        "mitte",
+    ).output
+    assert "70B3D57ED0000101" in out and "AppKey" in out
+    csv = tmp_path / "devices.csv"
+    csv.write_text("dev_eui,name,groups\n70B3D57ED0000102,Post,mitte\nnot-an-eui,x,mitte\n")
+    out = run("devices", "import", str(csv), ok=False).output  # exit 1: a row was rejected
+    assert "created" in out and "rejected" in out and "16 hex" in out
+    out = run("devices", "list", "--group", "mitte").output
+    assert "70B3D57ED0000101" in out and "70B3D57ED0000102" in out
+    out = run("config", "set", "group:mitte", "meas_interval_min=30").output
+    assert "2 config downlink(s) queued" in out
+    assert "out_of_range" in run("config", "set", "70B3D57ED0000101", "batch_size=99", ok=False).output
+    out = run("health").output
+    assert "worst nodes" in out and "70B3D57ED0000101" in out
+    out = run("health", "70B3D57ED0000101").output
+    assert "no uplink received yet" in out and "pending" in out
+    out = run("rollout", "create", "mitte", "batch_size=4", "--batch-size", "1").output
+    assert "running" in out
