@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
@@ -49,14 +50,16 @@ class BodyLimit:
     """Refuse a declared body over the limit before reading it (pure ASGI: no per-request task overhead).
     Bodies without Content-Length are capped while read, by the ingest routes."""
 
-    def __init__(self, app, limit: int) -> None:  # noqa: ANN001
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, import_limit: int) -> None:  # noqa: ANN001
+        self.app, self.limit, self.import_limit = app, limit, import_limit
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] == "http":
+            # A vendor's device list (CSV import) is legitimately far larger than any event or API body.
+            limit = self.import_limit if scope["path"].endswith("/import") else self.limit
             for name, value in scope["headers"]:
-                if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                    response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, 413)
+                if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                    response = JSONResponse({"detail": f"request body larger than {limit} bytes"}, 413)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -92,7 +95,9 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     app.state.metrics = Metrics(engine)
     app.state.batcher = IngestBatcher(engine, cfg, app.state.adapter, app.state.metrics)
 
-    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes, import_limit=cfg.max_import_bytes)
+    # Field crews read pages over slow mobile links: HTML compresses about 5x.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(integrations.router)  # first: the hot path matches before the other routes
     for module in (
         devices,

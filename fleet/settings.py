@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     ingest_token: str = ""
     max_body_bytes: int = 64 * 1024
+    max_import_bytes: int = 4 * 1024 * 1024
     public_url: str = "http://127.0.0.1:8000"
     node_page_path: str = "/nodes/{dev_eui}"
     tr005_profile_id: str = "00000000"  # VendorID (2 bytes) + vendor profile (2 bytes), hex

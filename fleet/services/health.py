@@ -369,7 +369,7 @@ def refresh_cached(session: Session, device: Device, now: datetime | None = None
     return h
 
 
-def _effective_status(now: datetime):  # noqa: ANN202
+def effective_status(now: datetime):  # noqa: ANN201 (an SQL expression)
     """SQL expression: cached status combined with connectivity at `now` (same rules as node_health)."""
     return case(
         (col(Device.last_seen_at).is_(None), "unknown"),
@@ -388,7 +388,7 @@ def fleet_summary(session: Session, now: datetime | None = None, worst: int = 20
     "worst": [{"dev_eui", "name", "status", "reasons", "last_seen_at", "street", "district"}]}.
     """
     now = now or utcnow()
-    status = _effective_status(now).label("status")
+    status = effective_status(now).label("status")
     by_status = {k: 0 for k in ("ok", "warning", "critical", "offline", "unknown")}
     for name, n in session.exec(select(status, func.count()).group_by(status)).all():
         by_status[name] = n

@@ -84,9 +84,8 @@ def still_valid(request: Request, principal: Principal) -> Principal | None:
 
 # --- reading -------------------------------------------------------------------------------------------
 def effective_status(now: datetime):  # noqa: ANN201 (an SQL expression)
-    """The health service's "state now" as SQL (cached verdict + connectivity at `now`).
-    fleet.services.health keeps it private (_effective_status); we use it rather than copy the rule."""
-    return health._effective_status(now)
+    """The health service's "state now" as SQL (cached verdict + connectivity at `now`): one rule, theirs."""
+    return health.effective_status(now)
 
 
 def full_threshold_pct() -> int:

@@ -73,6 +73,20 @@ def test_csv_import_reports_each_row_and_keeps_nothing_half(client, tech, db):
     assert client.get("/api/v1/devices/70B3D57ED0000001", headers=tech).json()["name"] == "Bin One"
 
 
+def test_csv_import_takes_a_vendor_sized_list(client, tech, db):
+    """A list of 1,500 devices is far over the event body limit, and must still import (its own limit)."""
+    header = CSV.splitlines()[0]
+    template = CSV.splitlines()[1]
+    rows = [template.replace("70B3D57ED0000001", f"70B3D57ED1{i:06X}").replace("Bin 1", f"Bin {i}")
+            for i in range(1500)]
+    body = header + "\n" + "\n".join(rows) + "\n"
+    assert len(body) > 64 * 1024
+    r = client.post("/api/v1/devices/import", content=body, headers={**tech, "Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text[:300]
+    assert {x["result"] for x in r.json()["rows"]} == {"created"}
+    assert len(db.exec(select(Device)).all()) == 1500
+
+
 def test_csv_import_refuses_unknown_columns(client, tech):
     r = client.post(
         "/api/v1/devices/import",

@@ -136,7 +136,7 @@ def test_page_weight(live_fleet, phone):
         assert all(u.startswith(live_fleet.url) for u in cold["urls"]), cold["urls"]  # nothing from a CDN
         assert cold["bytes"] < PAGE_BUDGET_BYTES, (name, cold)
         assert cold["requests"] == 2, (name, cold["urls"])  # the page and its stylesheet, nothing else
-        assert warm["bytes"] < cold["bytes"] - 3000  # the versioned stylesheet comes from the cache
+        assert warm["bytes"] < cold["bytes"] * 0.8  # the versioned stylesheet comes from the cache (gzip on)
     (SCREENSHOTS.parent / "page-weight.json").write_text(json.dumps(figures, indent=2) + "\n")
 
 
