@@ -1,0 +1,205 @@
+"""Provision: give a node its identity (DevEUI, JoinEUI, AppKey), board profile and initial config.
+
+The fleet is the source of truth for identity; the node's `provision.json` (docs/CONTRACTS.md §3) is a
+copy. Re-running is safe: a node that already holds its keys keeps them. The fleet shows the AppKey only
+when it creates or rotates it, so a device that exists in the fleet but whose keys this node lacks is
+re-keyed only while it is still unverified (tag `provisioning`: no node in the field uses those keys) or
+with --rotate-keys; otherwise the tool refuses, because the keys belong to a node that passed verify.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+
+import segno
+
+from tools.nodetool.board import Board
+from tools.nodetool.errors import KeysConflictError, NodeToolError, ProvisionFileError
+from tools.nodetool.fleetapi import TAG_DONE, TAG_PENDING, Fleet
+
+PROVISION_FILE = "provision.json"
+CONFIG_FILE = "config.json"
+# Allowed values of provision.json (docs/CONTRACTS.md §3); the fleet checks the same names on its side.
+BOARDS = ("devkit_rak3172", "rak11200")
+ULTRASONIC = ("jsn_sr04t", "a02yyuw", "rak12007")
+CLIMATE = ("shtc3", "sht4x", "bme280")
+RUI3_BANDS = range(0, 12)  # AT+BAND values (reference/rui3-at.md): 4 = EU868
+_HEX = re.compile(r"^[0-9A-F]+$")
+
+
+@dataclass
+class NodeProfile:
+    """What the technician says about the node; used only when the fleet does not know it yet."""
+
+    board: str = "devkit_rak3172"
+    ultrasonic: str | None = "a02yyuw"
+    climate: str | None = "shtc3"
+    name: str = ""
+    band: int = 4
+
+
+@dataclass
+class ProvisionResult:
+    dev_eui: str
+    action: str  # created | rotated | kept
+    provision: dict
+    label: str  # TR005 QR text
+    notes: list[str] = field(default_factory=list)
+
+
+def norm_eui(value: str, what: str = "DevEUI") -> str:
+    eui = value.replace(":", "").replace("-", "").replace(" ", "").upper()
+    if len(eui) != 16 or not _HEX.match(eui):
+        raise NodeToolError(f"{what} {value!r} is not 16 hex digits", "Copy it from the modem's label.")
+    return eui
+
+
+def problems(doc: dict | None) -> list[str]:
+    """What is wrong with a provision.json document (empty list: valid). The one checker for the format."""
+    if doc is None:
+        return [f"{PROVISION_FILE} is missing"]
+    if "__invalid__" in doc:
+        return [f"{PROVISION_FILE} is not a JSON object (starts {doc['__invalid__']!r})"]
+    out = []
+    if doc.get("v") != 1:
+        out.append(f"v must be 1, not {doc.get('v')!r}")
+    for key, digits in (("dev_eui", 16), ("join_eui", 16), ("app_key", 32)):
+        v = doc.get(key)
+        if not isinstance(v, str) or len(v) != digits or not _HEX.match(v.upper()):
+            out.append(f"{key} must be {digits} hex digits")
+    if doc.get("band") not in RUI3_BANDS:
+        out.append(f"band must be a RUI3 band number 0..11, not {doc.get('band')!r}")
+    if doc.get("board") not in BOARDS:
+        out.append(f"board must be one of {', '.join(BOARDS)}")
+    if doc.get("ultrasonic") not in (*ULTRASONIC, None):
+        out.append(f"ultrasonic must be one of {', '.join(ULTRASONIC)} or null")
+    if doc.get("climate") not in (*CLIMATE, None):
+        out.append(f"climate must be one of {', '.join(CLIMATE)} or null")
+    if not isinstance(doc.get("name", ""), str):
+        out.append("name must be text")
+    return out
+
+
+def tr005(device: dict, profile_id: str = "00000000") -> str:
+    """LoRa Alliance TR005 QR text; the fleet's own string wins when it sends one. Never the AppKey."""
+    eui = f"{device['join_eui'].upper()}:{device['dev_eui'].upper()}"
+    return device.get("tr005") or f"LW:D0:{eui}:{profile_id.upper()}"
+
+
+def label_text(label: str) -> str:
+    """The QR code as terminal text (compact half-block characters)."""
+    buf = io.StringIO()
+    segno.make(label, error="m", micro=False).terminal(out=buf, compact=True, border=2)
+    return buf.getvalue()
+
+
+def provision(
+    board: Board,
+    fleet: Fleet,
+    *,
+    dev_eui: str | None = None,
+    new: bool = False,
+    rotate_keys: bool = False,
+    profile: NodeProfile | None = None,
+    tr005_profile_id: str = "00000000",
+) -> ProvisionResult:
+    profile = profile or NodeProfile()
+    if len(tr005_profile_id) != 8 or not _HEX.match(tr005_profile_id.upper()):
+        raise NodeToolError(
+            f"TR005 ProfileID {tr005_profile_id!r} is not 8 hex digits",
+            "Use the fleet's KUMPEL_TR005_PROFILE_ID (VendorID + profile, e.g. 00A1B2C3).",
+        )
+    if dev_eui and new:
+        raise NodeToolError("give either --dev-eui or --new, not both")
+    current = board.read_json(PROVISION_FILE)
+    held = current if not problems(current) else None
+    held_eui = held["dev_eui"].upper() if held else None
+    notes = []
+    if current is not None and held is None:
+        notes.append(
+            f"the node's old {PROVISION_FILE} was invalid ({'; '.join(problems(current))}): replaced"
+        )
+
+    if new:
+        if held_eui:
+            raise KeysConflictError(
+                f"this node is already provisioned as {held_eui}",
+                "Run provision without --new to keep that identity (or --dev-eui with --rotate-keys).",
+            )
+        target = None
+    elif dev_eui:
+        target = norm_eui(dev_eui)
+        if held_eui and held_eui != target and not rotate_keys:
+            raise KeysConflictError(f"this node is already provisioned as {held_eui}, not {target}")
+    elif held_eui:
+        target = held_eui
+    else:
+        raise ProvisionFileError(
+            "this node has no identity yet: say which",
+            "Give --dev-eui <DevEUI from the modem label>, or --new to let the fleet generate one.",
+        )
+
+    device = fleet.get_device(target) if target else None
+    if device is None:
+        device = fleet.create_device(
+            {
+                "dev_eui": target,
+                "name": profile.name,
+                "board": profile.board,
+                "ultrasonic": profile.ultrasonic,
+                "climate": profile.climate,
+                "tags": [TAG_PENDING],
+            }
+        )
+        action, app_key = "created", device["app_key"]
+    elif held_eui == device["dev_eui"] and not rotate_keys:
+        action, app_key = "kept", held["app_key"].upper()
+    elif rotate_keys or TAG_DONE not in device.get("tags", []):
+        device = fleet.rotate_key(device["dev_eui"])
+        action, app_key = "rotated", device["app_key"]
+    else:
+        raise KeysConflictError(
+            f"device {device['dev_eui']} is already provisioned in the fleet; this node lacks its keys"
+        )
+
+    doc = {
+        "v": 1,
+        "dev_eui": device["dev_eui"],
+        "join_eui": device["join_eui"],
+        "app_key": app_key,
+        "band": profile.band if action != "kept" else held.get("band", profile.band),
+        "board": device["board"],
+        "ultrasonic": device.get("ultrasonic"),
+        "climate": device.get("climate"),
+        "name": device.get("name") or "",
+    }
+    bad = problems(doc)
+    if bad:
+        raise NodeToolError(
+            f"the fleet's record for {doc['dev_eui']} gives an invalid provisioning file: {bad}"
+        )
+    if action != "kept" or TAG_DONE not in device.get("tags", []):
+        device = fleet.mark(device, verified=False)  # new keys: the node must pass verify again
+    try:
+        if board.read_json(PROVISION_FILE) != doc:
+            board.write_json(PROVISION_FILE, doc)
+        cfg = initial_config(fleet.config(doc["dev_eui"]))
+        if cfg is not None and board.read_json(CONFIG_FILE) is None:
+            board.write_json(CONFIG_FILE, cfg)
+    except NodeToolError as exc:
+        raise type(exc)(
+            f"{exc} -- the fleet has {doc['dev_eui']} marked '{TAG_PENDING}' (not in service); "
+            "re-running provision is safe",
+            exc.hint,
+        ) from exc
+    return ProvisionResult(doc["dev_eui"], action, doc, tr005(device, tr005_profile_id), notes)
+
+
+def initial_config(view: dict) -> dict | None:
+    """The fleet's desired settings as the node's first config.json; None when the fleet wants defaults."""
+    desired = view.get("desired") or {}
+    if not desired:
+        return None
+    return {"config_version": int(view.get("desired_version", 0)), "settings": desired}
