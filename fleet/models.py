@@ -28,8 +28,10 @@ class DeviceBase(SQLModel):
     name: str = Field(default="", max_length=120)
     hardware_model: str = Field(default="", max_length=60)
     board: str = Field(default="devkit_rak3172", max_length=40)
-    ultrasonic: str | None = Field(default="a02yyuw", max_length=20)
-    climate: str | None = Field(default="shtc3", max_length=20)
+    # No column default: SQLAlchemy would put it in place of an explicit None ("no sensor fitted").
+    # The defaults for a new node live in provisioning.DeviceIn.
+    ultrasonic: str | None = Field(default=None, max_length=20)
+    climate: str | None = Field(default=None, max_length=20)
     bin_height_cm: int | None = Field(default=None, ge=20, le=1000)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)

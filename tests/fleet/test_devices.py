@@ -121,3 +121,10 @@ def test_rotate_key_shows_new_key_once(client, tech, lns):
     r = client.post(f"/api/v1/devices/{created['dev_eui']}/keys", headers=tech)
     assert r.status_code == 200 and r.json()["app_key"] != created["app_key"]
     assert lns.registered[-1]["app_key"] == r.json()["app_key"]
+
+
+def test_a_node_without_a_sensor_keeps_none(client, tech):
+    """A climate-only node (no ultrasonic fitted) must not silently get the default ranger."""
+    add_device(client, tech, dev_eui="70B3D57ED00000C1", ultrasonic=None, climate="sht4x")
+    got = client.get("/api/v1/devices/70B3D57ED00000C1", headers=tech).json()
+    assert got["ultrasonic"] is None and got["climate"] == "sht4x"
