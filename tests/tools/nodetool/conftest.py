@@ -6,14 +6,12 @@ module's tests (start-up and migration cost once); tokens per role are made thro
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 import sys
 import textwrap
 import threading
 import time
-import tty
 from pathlib import Path
 
 import pytest
@@ -151,29 +149,3 @@ def closed_port_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
-
-
-ROM_BANNER = b"ets Jun  8 2016 00:22:57\r\nrst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT)\r\n"
-
-
-def rom_pty(answer: bytes | None):  # noqa: ANN202
-    """A pty whose far end stays silent (None) or answers every write with `answer` (a ROM bootloader)."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    stop = threading.Event()
-
-    def serve() -> None:
-        import select
-
-        while not stop.is_set():
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                try:
-                    os.read(master, 1024)
-                except OSError:
-                    return
-                if answer:
-                    os.write(master, answer)
-
-    threading.Thread(target=serve, daemon=True).start()
-    return os.ttyname(slave), lambda: (stop.set(), os.close(slave), os.close(master))

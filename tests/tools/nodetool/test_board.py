@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ROM_BANNER, rom_pty
+from serial_fakes import ROM_BANNER, rom_pty
 
 from tools.nodetool.board import Board
 from tools.nodetool.errors import (

@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from conftest import ROM_BANNER, rom_pty
+from serial_fakes import ROM_BANNER, rom_pty
 from typer.testing import CliRunner
 
 from tools.cli import app
