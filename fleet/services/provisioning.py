@@ -15,10 +15,8 @@ from fleet.models import Device, Event, Group, GroupMember
 from fleet.security import decrypt_app_key, encrypt_app_key, new_app_key, new_eui
 from fleet.services import config as config_service
 from fleet.settings import Settings
+from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
 
-ULTRASONIC = ("jsn_sr04t", "a02yyuw", "rak12007")
-CLIMATE = ("shtc3", "sht4x", "bme280")
-BOARDS = ("devkit_rak3172", "rak11200")
 MAX_IMPORT_ROWS = 10_000
 
 

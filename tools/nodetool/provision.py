@@ -15,16 +15,13 @@ from dataclasses import dataclass, field
 
 import segno
 
+from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
 from tools.nodetool.board import Board
 from tools.nodetool.errors import KeysConflictError, NodeToolError, ProvisionFileError
 from tools.nodetool.fleetapi import TAG_DONE, TAG_PENDING, Fleet
 
 PROVISION_FILE = "provision.json"
 CONFIG_FILE = "config.json"
-# Allowed values of provision.json (docs/CONTRACTS.md §3); the fleet checks the same names on its side.
-BOARDS = ("devkit_rak3172", "rak11200")
-ULTRASONIC = ("jsn_sr04t", "a02yyuw", "rak12007")
-CLIMATE = ("shtc3", "sht4x", "bme280")
 RUI3_BANDS = range(0, 12)  # AT+BAND values (reference/rui3-at.md): 4 = EU868
 _HEX = re.compile(r"^[0-9A-F]+$")
 

@@ -1,0 +1,10 @@
+"""Names of the hardware a node can be built from, as `provision.json` carries them (docs/CONTRACTS.md §3).
+
+The fleet validates registrations with these and the node tool validates what it writes; the firmware's
+own tables (node/boards.py PROFILES, node/sensors ULTRASONIC_KINDS / CLIMATE_KINDS) must name the same
+things — tests/test_contracts.py holds them together.
+"""
+
+BOARDS = ("devkit_rak3172", "rak11200")
+ULTRASONIC = ("jsn_sr04t", "a02yyuw", "rak12007")
+CLIMATE = ("shtc3", "sht4x", "bme280")
