@@ -1,0 +1,53 @@
+"""`kumpel emu run --fleet URL --fleet-token T` against a running fleet manager, through the CLI."""
+
+import json
+
+from typer.testing import CliRunner
+
+from tools.emulator.cli import app
+from tools.emulator.local_fleet import free_port
+
+
+def test_emu_run_provisions_and_feeds_a_running_fleet(fleet_factory, tmp_path):
+    grpc_port = free_port()
+    fleet = fleet_factory()
+    fleet.grpc_target = f"127.0.0.1:{grpc_port}"
+    fleet.start()
+    out = tmp_path / "summary.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--scenario",
+            "fire",
+            "--nodes",
+            "1",
+            "--days",
+            "0.2",
+            "--fleet",
+            fleet.url,
+            "--fleet-token",
+            fleet.admin_token,
+            "--ingest-token",
+            fleet.ingest_token,
+            "--api-token",
+            fleet.grpc_api_token,
+            "--grpc-port",
+            str(grpc_port),
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    assert summary["fleet"]["failed"] == 0 and summary["fleet"]["posted"] >= 3
+    node = summary["per_node"][0]
+    assert node["joins"] == 1 and node["uplinks_heard"] >= 2 and node["downlinks"] == 1  # bin height 100
+    with fleet.api() as api:
+        uplinks = api.get(f"/devices/{node['dev_eui'].upper()}/uplinks").json()
+        config = api.get(f"/devices/{node['dev_eui'].upper()}/config").json()
+    assert len(uplinks) == node["uplinks_heard"]
+    assert (
+        config["applied"]["bin_height_cm"] == 100 and config["reported_version"] == config["desired_version"]
+    )
+    assert "burning-001" in result.output and "events posted" in result.output

@@ -1,0 +1,129 @@
+"""A fleet manager on a real uvicorn in this process, wired to the simulated ChirpStack (demo, e2e tests).
+
+It starts the real app (`fleet.app:create_app`) on 127.0.0.1 with embedded SQLite, makes a fresh admin
+token and ingest token, and provisions scenario nodes through the fleet's own HTTP API, so the demo and
+the end-to-end tests exercise the same paths a technician does.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tools.emulator.scenario import NodeSpec
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalFleet:
+    data_dir: Path
+    grpc_target: str
+    application_id: str = "kumpel-sim-app"
+    device_profile_id: str = "kumpel-sim-profile"
+    port: int = 0
+    sweep_interval_s: int = 60
+    ingest_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    grpc_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    admin_token: str = ""
+    url: str = ""
+    _server: object = None
+    _thread: threading.Thread | None = None
+
+    def start(self, timeout_s: float = 30.0) -> LocalFleet:
+        import uvicorn
+        from sqlmodel import Session
+
+        from fleet.app import create_app
+        from fleet.services import tokens
+        from fleet.settings import Settings
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = Settings(
+            env="development",
+            database_url=f"sqlite:///{self.data_dir / 'kumpel.db'}",
+            secret_key=secrets.token_urlsafe(32),
+            ingest_token=self.ingest_token,
+            public_url=self.url,
+            lns="chirpstack-grpc",
+            chirpstack_grpc=self.grpc_target,
+            chirpstack_api_token=self.grpc_api_token,
+            chirpstack_application_id=self.application_id,
+            chirpstack_device_profile_id=self.device_profile_id,
+            sweep_interval_s=self.sweep_interval_s,
+        )
+        app = create_app(settings)
+        with Session(app.state.engine) as session:
+            _, self.admin_token = tokens.create(session, name="demo admin", role="admin")
+            session.commit()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, name="fleet-uvicorn", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"fleet manager did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.url}/api/v1", timeout=30, headers={"Authorization": f"Bearer {self.admin_token}"}
+        )
+
+    def provision(self, nodes: list[NodeSpec] | tuple[NodeSpec, ...]) -> None:
+        provision_via_api(self.url, self.admin_token, nodes)
+
+
+def provision_via_api(url: str, admin_token: str, nodes: list[NodeSpec] | tuple[NodeSpec, ...]) -> None:
+    """Add the nodes through the fleet's API, which registers them in (simulated) ChirpStack over gRPC,
+    then set the scenario's settings as desired config; one sweep hands the config downlinks over."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=f"{url.rstrip('/')}/api/v1", timeout=30, headers=headers) as client:
+        for n in nodes:
+            body = {
+                "dev_eui": n.dev_eui,
+                "join_eui": n.join_eui,
+                "app_key": n.app_key,
+                "name": n.name,
+                "board": n.board,
+                "ultrasonic": n.ultrasonic,
+                "climate": n.climate,
+                "bin_height_cm": n.config.get("bin_height_cm"),
+                "district": n.group,
+                "groups": [n.group],
+            }
+            r = client.post("/devices", json=body)
+            if r.status_code not in (201, 409):  # 409: provisioned by an earlier run, keep it
+                raise RuntimeError(
+                    f"provisioning {n.name} ({n.dev_eui}) failed: HTTP {r.status_code} {r.text}"
+                )
+            settings = {k: v for k, v in n.config.items() if k != "bin_height_cm"}
+            if settings:  # the scenario's settings as desired config: the fleet sends the downlink
+                r = client.put(f"/devices/{n.dev_eui.upper()}/config", json={"settings": settings})
+                if r.status_code != 200:
+                    raise RuntimeError(f"config for {n.name} refused: HTTP {r.status_code} {r.text}")
+        # provisioning queues the first config (bin height) in the fleet; one sweep hands it to ChirpStack
+        r = client.post("/sweep")
+        if r.status_code != 200:
+            raise RuntimeError(f"fleet sweep after provisioning failed: HTTP {r.status_code} {r.text}")

@@ -1,0 +1,282 @@
+"""Host side of the sim radio link (CONTRACTS 4): JSON lines over TCP between node processes and the host.
+
+Each MicroPython node process connects once and sends boot/join/uplink/sleep messages; the host answers
+from the node's world (physics.py) and the simulated network server. The `sleep` answer is held back by
+the `SimClock` until it is this node's turn, so all nodes advance in simulated-time order and the fleet
+sees one consistent clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socketserver
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tools.emulator.network_server import NetworkServer
+from tools.emulator.physics import NodeWorld
+
+log = logging.getLogger(__name__)
+MAX_LINE = 64 * 1024
+
+
+class SimClock:
+    """Conservative time-ordered scheduler: a sleeping node may wake once no other node lags behind it.
+
+    A node waiting to wake at `wake_us` is released when `wake_us <= min(time of every node) + lookahead`.
+    With `speed` set, simulated time also may not run ahead of wall time × speed (the demo's pace).
+    """
+
+    def __init__(self, end_us: int, *, lookahead_us: int = 60_000_000, speed: float | None = None):
+        self.end_us = end_us
+        self.lookahead_us = lookahead_us
+        self.speed = speed
+        self._times: dict[str, int] = {}
+        self._cond = threading.Condition()
+        self._t0 = time.monotonic()
+        self._stopped = False
+        self._waiting: dict[str, int] = {}
+        self.barrier_us: int | None = None  # nobody wakes past this until release(): lets tests act mid-run
+
+    def expect(self, dev_eui: str, t_us: int = 0) -> None:
+        """Count a node that is about to start, so nobody runs ahead of it before it connects."""
+        with self._cond:
+            self._times[dev_eui] = t_us
+
+    def observe(self, dev_eui: str, t_us: int) -> None:
+        with self._cond:
+            if dev_eui in self._times:
+                self._times[dev_eui] = max(self._times[dev_eui], t_us)
+                self._cond.notify_all()
+
+    def retire(self, dev_eui: str) -> None:
+        with self._cond:
+            self._times.pop(dev_eui, None)
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def hold(self, barrier_us: int) -> None:
+        with self._cond:
+            self.barrier_us = barrier_us
+
+    def release(self) -> None:
+        with self._cond:
+            self.barrier_us = None
+            self._cond.notify_all()
+
+    def at_barrier(self) -> bool:
+        """True when every node still running is asleep waiting to wake past the barrier."""
+        with self._cond:
+            return (
+                self.barrier_us is not None
+                and bool(self._times)
+                and all(self._waiting.get(d, -1) > self.barrier_us for d in self._times)
+            )
+
+    def paced_now_us(self) -> int | None:
+        if not self.speed:
+            return None
+        return int((time.monotonic() - self._t0) * self.speed * 1_000_000)
+
+    @property
+    def now_us(self) -> int:
+        with self._cond:
+            return min(self._times.values()) if self._times else self.end_us
+
+    def wait_turn(self, dev_eui: str, wake_us: int) -> bool:
+        """Block until the node may wake at `wake_us`; False when the run is over for it."""
+        with self._cond:
+            if wake_us >= self.end_us or self._stopped:
+                return False
+            self._times[dev_eui] = wake_us
+            self._waiting[dev_eui] = wake_us
+            self._cond.notify_all()
+            try:
+                while True:
+                    if self._stopped:
+                        return False
+                    horizon = min(self._times.values()) + self.lookahead_us
+                    paced = self.paced_now_us()
+                    if (
+                        wake_us <= horizon
+                        and (paced is None or wake_us <= paced)
+                        and (self.barrier_us is None or wake_us <= self.barrier_us)
+                    ):
+                        return True
+                    timeout = None if paced is None else max(0.01, (wake_us - paced) / 1e6 / self.speed)
+                    self._cond.wait(timeout=min(timeout, 0.5) if timeout is not None else 1.0)
+            finally:
+                self._waiting.pop(dev_eui, None)
+
+
+@dataclass
+class NodeStats:
+    boots: int = 0
+    reset_causes: Counter = field(default_factory=Counter)
+    joins_tried: int = 0
+    joins_ok: int = 0
+    uplinks_sent: int = 0
+    uplinks_heard: int = 0
+    bytes_sent: int = 0
+    tx_ms: float = 0.0
+    awake_ms: float = 0.0
+    downlinks: int = 0
+    alarms: Counter = field(default_factory=Counter)
+    faults_seen: Counter = field(default_factory=Counter)
+    ports: Counter = field(default_factory=Counter)
+    last_time_us: int = 0
+    finished: bool = False
+
+
+class RadioLinkHost:
+    """Serves the radio link for a set of node worlds; one thread per connected node."""
+
+    def __init__(self, ns: NetworkServer, worlds: dict[str, NodeWorld], clock: SimClock, start: datetime):
+        self.ns = ns
+        self.worlds = worlds
+        self.clock = clock
+        self.start_at = start
+        self.stats: dict[str, NodeStats] = {eui: NodeStats() for eui in worlds}
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        host = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                host._serve(self.rfile, self.wfile)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="radio-link", daemon=True)
+
+    def start(self) -> RadioLinkHost:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.clock.stop()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which may never have started
+            self.server.shutdown()
+        self.server.server_close()
+
+    def at(self, t_us: int) -> datetime:
+        return self.start_at + timedelta(microseconds=t_us)
+
+    # -- one connection ------------------------------------------------------------------------------
+    def _serve(self, rfile, wfile) -> None:
+        dev_eui = None
+        try:
+            while True:
+                line = rfile.readline(MAX_LINE)
+                if not line:
+                    break
+                try:
+                    msg = json.loads(line)
+                    if not isinstance(msg, dict):
+                        raise ValueError("not a JSON object")
+                    dev_eui = str(msg.get("dev_eui", "")).lower() or dev_eui
+                    reply = self.handle(msg)
+                except (ValueError, KeyError, TypeError) as e:
+                    err = f"radio link: bad message {line[:120]!r}: {type(e).__name__}: {e}"
+                    with self._lock:
+                        self.errors.append(err)
+                    log.warning("%s", err)
+                    reply = {"error": err}
+                wfile.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
+                wfile.flush()
+        except OSError:  # includes ConnectionError and TimeoutError
+            pass
+        finally:
+            if dev_eui:
+                self.clock.retire(dev_eui)
+                if dev_eui in self.stats:
+                    self.stats[dev_eui].finished = True
+
+    def handle(self, msg: dict) -> dict:
+        """Answer one radio-link message (also callable directly, for tests)."""
+        op = msg.get("op")
+        dev_eui = str(msg["dev_eui"]).lower()
+        world = self.worlds.get(dev_eui)
+        if world is None:
+            raise KeyError(f"dev_eui {dev_eui} is not in the scenario")
+        t_us = int(msg["time_us"])
+        st = self.stats[dev_eui]
+        st.last_time_us = max(st.last_time_us, t_us)
+        self.clock.observe(dev_eui, t_us)
+        if op == "boot":
+            st.boots += 1
+            st.reset_causes[str(msg.get("reset_cause", "unknown"))] += 1
+            faults = world.faults(t_us)
+            for kind in world.active_fault_kinds(t_us):
+                st.faults_seen[kind] += 1
+            return {"env": world.env(t_us), "faults": faults, "radio": world.radio_state(t_us)}
+        if op == "join":
+            st.joins_tried += 1
+            heard = world.gateways_hearing(t_us, "join")
+            dev_addr = self.ns.join(dev_eui, str(msg.get("join_eui", "")), self.at(t_us), heard)
+            if dev_addr:
+                st.joins_ok += 1
+            return {"ok": dev_addr is not None, "dev_addr": dev_addr}
+        if op == "uplink":
+            data = bytes.fromhex(str(msg["data"]))
+            fport = int(msg["fport"])
+            st.uplinks_sent += 1
+            st.bytes_sent += len(data)
+            st.ports[fport] += 1
+            self._count_alarms(st, fport, data)
+            heard = world.gateways_hearing(t_us, f"up{msg.get('fcnt')}")
+            reply = self.ns.uplink(
+                dev_eui,
+                f_port=fport,
+                data=data,
+                f_cnt=int(msg["fcnt"]),
+                dr=int(msg.get("dr", 0)),
+                confirmed=bool(msg.get("confirmed")),
+                at=self.at(t_us),
+                heard=heard,
+                battery_pct=world.battery_pct(),
+            )
+            if heard:
+                st.uplinks_heard += 1
+            if reply.get("downlink"):
+                st.downlinks += 1
+            return reply
+        if op == "sleep":
+            awake_ms = float(msg.get("awake_ms", 0))
+            tx_ms = float(msg.get("tx_ms", 0))
+            sleep_ms = float(msg["sleep_ms"])
+            world.spend(awake_ms, tx_ms, sleep_ms)
+            st.awake_ms += awake_ms
+            st.tx_ms += tx_ms
+            if world.empty:
+                return {"continue": False}
+            wake_us = t_us + int(sleep_ms * 1000)
+            cont = self.clock.wait_turn(dev_eui, wake_us)
+            return {"continue": cont}
+        raise ValueError(f"unknown op {op!r} (expected boot, join, uplink or sleep)")
+
+    def _count_alarms(self, st: NodeStats, fport: int, data: bytes) -> None:
+        try:
+            from protocols import codec
+        except ImportError:
+            return
+        try:
+            frame = codec.decode_uplink(fport, data)
+        except Exception as e:  # a frame our own codec rejects is worth reporting, never fatal
+            st.alarms[f"undecodable:{type(e).__name__}"] += 1
+            return
+        for flag in frame.get("flags", ()) or ():
+            st.alarms[flag] += 1
