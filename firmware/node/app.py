@@ -16,7 +16,9 @@ import machine
 from micropython import const
 
 from node import log, store
-from protocols import codec, settings
+from protocols import settings
+
+codec = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap peak)
 
 FW_VERSION = "1.0.0"
 WDT_TIMEOUT_MS = const(90000)  # longest honest cycle: recovery + join (20 s) + 4 uplinks
@@ -29,6 +31,33 @@ MEASURE_NOW_SLEEP_MS = const(5000)
 MAX_UPLINKS_PER_CYCLE = const(4)
 SENSOR_WARMUP_MS = const(20)
 COUNTERS_PATH = "counters.json"
+
+_DRIVERS = (
+    "node.sensors.battery",
+    "node.sensors.ultrasonic",
+    "node.sensors.a02yyuw",
+    "node.sensors.jsn_sr04t",
+    "node.sensors.rak12007",
+    "node.sensors.sensirion",
+    "node.sensors.shtc3",
+    "node.sensors.sht4x",
+    "node.sensors.bme280",
+    "node.sensors",
+)
+# codec imports these per frame type; a cycle drops them once the frame is built or parsed
+_FRAMES = (
+    "protocols.measurement",
+    "protocols.uplink",
+    "protocols.status",
+    "protocols.downlink",
+    "protocols.bits",
+    "protocols.airtime",
+)
+
+# what measure() found wrong; decide() turns these into the SPEC's flag bits once codec is loaded
+_US_FAULT = const(1)
+_CLIMATE_FAULT = const(2)
+_LOW_BATTERY = const(4)
 
 STEPS = ("restore", "power_sensors", "measure", "decide", "radio", "persist", "sensors_off")
 
@@ -46,19 +75,29 @@ class Node:
         self.prov = prov
         self.cfg = cfg
         self.hw = hw
-        self.modem = modem
+        self._modem = modem
         self.rtc = rtc
         self.state = None
         self.wdt = None
         self.reset_cause = reset_cause_name(machine.reset_cause())
         self.reading = None
-        self.flags = 0
+        self.faults = 0  # _US_FAULT | _CLIMATE_FAULT | _LOW_BATTERY of this wake's measurement
         self.alarm = False
         self.flushing = False
         self.uplinks = 0
         self.reboot = False
+        self.report_tried = False  # a report not acknowledged waits for the next cycle, not this one
         self.sleep_ms = cfg["meas_interval_min"] * 60000
         self.started_ms = time.ticks_ms()
+
+    @property
+    def modem(self):
+        """The RAK3172 driver, made on first use: a cycle that only stores a sample never loads it."""
+        if self._modem is None:
+            from node import rui3
+
+            self._modem = rui3.Rui3(self.hw["modem_uart"], self.hw.get("modem_reset"))
+        return self._modem
 
     # -- steps ---------------------------------------------------------------------------------------
     def restore(self):
@@ -102,16 +141,16 @@ class Node:
             ranger = sensors.build(self.hw, us_kind, None)[0]
         except ValueError as e:  # provisioning names hardware this board lacks
             log.error(f"sensors: {e}")
-            flags |= codec.FLAG_ULTRASONIC_FAULT
+            flags |= _US_FAULT
         try:
             climate = sensors.build(self.hw, None, cl_kind)[1]
         except ValueError as e:
             log.error(f"sensors: {e}")
-            flags |= codec.FLAG_CLIMATE_FAULT
+            flags |= _CLIMATE_FAULT
         if climate is not None:
             values = climate.read()
             if values is None:
-                flags |= codec.FLAG_CLIMATE_FAULT
+                flags |= _CLIMATE_FAULT
                 log.warning(f"climate sensor {cl_kind}: no valid reading")
             else:
                 reading["temperature_c"], reading["humidity_pct"], pressure = values
@@ -120,13 +159,13 @@ class Node:
         if ranger is not None:
             mm = ranger.measure(reading["temperature_c"])
             if mm == us_mod.FAULT:
-                flags |= codec.FLAG_ULTRASONIC_FAULT
+                flags |= _US_FAULT
                 log.warning(f"ultrasonic sensor {us_kind}: fault")
             elif mm == us_mod.NO_ECHO:
                 reading["no_echo"] = True
             else:
                 reading["distance_cm"] = min((mm + 5) // 10, 1000)
-        if flags & (codec.FLAG_ULTRASONIC_FAULT | codec.FLAG_CLIMATE_FAULT):
+        if flags & (_US_FAULT | _CLIMATE_FAULT):
             self.state.sensor_errors += 1
         battery_mv = None
         adc = self.hw.get("battery_adc")
@@ -135,16 +174,21 @@ class Node:
         if battery_mv is not None:
             self.state.battery_mv = battery_mv
             if battery_mv < LOW_BATTERY_MV:
-                flags |= codec.FLAG_LOW_BATTERY
+                flags |= _LOW_BATTERY
         self.reading = reading
-        self.flags = flags
+        self.faults = flags
+        ranger = climate = None
+        _unload(*_DRIVERS)
         log.info(
-            "measured: distance %s cm, %s C, battery %s mV, flags %d"
+            "measured: distance %s cm, %s C, battery %s mV, faults %d"
             % (reading["distance_cm"], reading["temperature_c"], battery_mv, flags)
         )
 
     def decide(self):
         """Alarms with hysteresis, then store the sample; what to send is worked out in radio()."""
+        global codec
+        from protocols import codec
+
         st = self.state
         cfg = self.cfg
         r = self.reading
@@ -170,7 +214,14 @@ class Node:
                 log.warning(f"fire alarm: {t:.1f} C")
             elif st.has(store.F_FIRE) and t < cfg["fire_temp_c"] - FIRE_HYSTERESIS_C:
                 st.set(store.F_FIRE, False)
-        flags = self.flags
+        flags = 0
+        faults = self.faults
+        if faults & _US_FAULT:
+            flags |= codec.FLAG_ULTRASONIC_FAULT
+        if faults & _CLIMATE_FAULT:
+            flags |= codec.FLAG_CLIMATE_FAULT
+        if faults & _LOW_BATTERY:
+            flags |= codec.FLAG_LOW_BATTERY
         if st.has(store.F_BIN_FULL):
             flags |= codec.FLAG_BIN_FULL
         if st.has(store.F_FIRE):
@@ -189,12 +240,19 @@ class Node:
                 self.flushing = True  # a split batch goes out whole in this cycle (uplink budget allowing)
                 return frame
             self.flushing = False
-        if st.has(store.F_REPORT_DUE):
+        if st.has(store.F_REPORT_DUE) and not self.report_tried:
             entries = st.report_entries(settings.STATUSES)
             return codec.PORT_CONFIG_REPORT, codec.encode_config_report(st.report_version, entries), 0
         if st.has(store.F_STATUS_DUE) or st.uplinks_since_status >= cfg["status_every"]:
             return codec.PORT_STATUS, codec.encode_status(self._status()), 0
         return None
+
+    def _flags(self):
+        """The batch's flags, plus config_pending while an applied config is not yet reported (SPEC)."""
+        st = self.state
+        if st.has(store.F_REPORT_DUE):
+            return st.batch_flags | codec.FLAG_CONFIG_PENDING
+        return st.batch_flags
 
     def _batch_frame(self):
         st = self.state
@@ -208,7 +266,7 @@ class Node:
         if st.batch_len == 1:
             reading = st.sample(0, with_pressure)
             reading["battery_mv"] = st.battery_mv or None
-            reading["flags"] = st.batch_flags
+            reading["flags"] = self._flags()
             return codec.PORT_MEASUREMENT, codec.encode_measurement(reading), 1
         # the oldest n samples that fit the data rate's payload: binary search on n (frames compress,
         # so their size is not linear in n)
@@ -219,7 +277,7 @@ class Node:
                 {
                     "interval_min": cfg["meas_interval_min"],
                     "battery_mv": st.battery_mv or None,
-                    "flags": st.batch_flags,
+                    "flags": self._flags(),
                     "readings": [st.sample(i, with_pressure) for i in range(n)],
                 }
             )
@@ -249,18 +307,21 @@ class Node:
         }
 
     def radio(self):
-        from node import rui3
-
         st = self.state
         while self.uplinks < MAX_UPLINKS_PER_CYCLE:
             nxt = self._next_uplink()
+            _unload(*_FRAMES)  # the frame is built: its encoder is not needed while the radio works
             if nxt is None:
                 return
+            from node import rui3  # not before: a quiet cycle never loads the modem driver
+
             if not st.has(store.F_JOINED):
                 if not self._ensure_joined():
                     return
                 nxt = self._next_uplink()  # again: a status must count this join
+                _unload(*_FRAMES)
             fport, payload, samples = nxt
+            nxt = None
             self._feed()
             try:
                 ok = self.modem.send(fport, payload)
@@ -284,13 +345,13 @@ class Node:
                 log.warning("confirmed uplink on fPort %d not acknowledged" % fport)
                 st.radio_errors += 1
             log.info("uplink fPort %d, %d bytes" % (fport, len(payload)))
-            self._sent(fport, samples)
+            self._sent(fport, samples, ok)
             if self.modem.rssi is not None:
                 st.rssi, st.snr = self.modem.rssi, self.modem.snr
             if self.modem.downlink is not None:
                 self._downlink(*self.modem.downlink)
 
-    def _sent(self, fport, samples):
+    def _sent(self, fport, samples, ok):
         st = self.state
         if fport == codec.PORT_STATUS:
             st.uplinks_since_status = 0
@@ -298,8 +359,10 @@ class Node:
             return
         st.uplinks_since_status += 1
         if fport == codec.PORT_CONFIG_REPORT:
-            st.report_len = 0
-            st.set(store.F_REPORT_DUE, False)
+            self.report_tried = True
+            if ok:  # a confirmed report that was not acknowledged stays due: config_pending stays set
+                st.report_len = 0
+                st.set(store.F_REPORT_DUE, False)
         else:
             st.drop_samples(samples)
             if not st.batch_len:
@@ -395,6 +458,7 @@ class Node:
                     st.next_join_s = 0
             else:
                 log.warning("downlink on unknown fPort %d ignored" % fport)
+            _unload(*_FRAMES)  # the parser is done
         except codec.CodecError as e:
             log.error("downlink fPort %d rejected: %s" % (fport, e))
             if (
@@ -422,6 +486,7 @@ class Node:
         self.wdt = machine.WDT(timeout=WDT_TIMEOUT_MS)
         for step in STEPS:
             self._feed()
+            gc.collect()
             try:
                 getattr(self, step)()
             except Exception as e:  # a bug in one step must not cost the stored samples
@@ -435,7 +500,7 @@ class Node:
                         "temperature_c": None,
                         "humidity_pct": None,
                     }
-                    self.flags = codec.FLAG_ULTRASONIC_FAULT | codec.FLAG_CLIMATE_FAULT
+                    self.faults = _US_FAULT | _CLIMATE_FAULT
                     self.state.sensor_errors += 1
         if self.reboot:
             return 0
@@ -481,45 +546,52 @@ def _any_led():
 
 def _setup():
     """(provisioning, config, hardware); the modules that build them are unloaded again (heap)."""
-    from node import boards, provision
-    from node.config import Config
+    from node import provision
 
     try:
         prov = provision.load()
     except provision.ProvisionError as e:
         machine.deepsleep(unprovisioned(str(e)))
         return None
+    provision = None
+    _unload("node.provision")  # one at a time: the heap peak is the largest, not their sum
+    from node import boards
+
     hw = boards.build(prov["board"], machine)
-    _unload("node.boards", "node.provision")
+    boards = None
+    _unload("node.boards")
+    from node.config import Config
+
     return prov, Config().load(), hw
 
 
 def _unload(*names):
+    """Forget modules a cycle no longer needs so the collector can free them (64 KB heap): the entry in
+    sys.modules and the attribute on the package both hold the module."""
     import sys
-
-    import node
 
     for name in names:
         sys.modules.pop(name, None)
-        short = name.rsplit(".", 1)[-1]
-        if short in node.__dict__:
-            delattr(node, short)
+        parent, _, short = name.rpartition(".")
+        pkg = sys.modules.get(parent)
+        if pkg is not None and short in pkg.__dict__:
+            delattr(pkg, short)
+    gc.collect()
 
 
 def main():
     """Boot entry (main.py): build the node from the provisioning file and run one wake cycle."""
-    from node import rui3
-
     setup = _setup()
     if setup is None:
         return
     prov, cfg, hw = setup
     gc.collect()
-    modem = rui3.Rui3(hw["modem_uart"], hw.get("modem_reset"))
-    node = Node(prov, cfg, hw, modem, machine.RTC())
+    node = Node(prov, cfg, hw, None, machine.RTC())
     sleep_ms = node.run()
+    modem = node._modem
     log.info(
-        "cycle done: %d uplinks, %d AT exchanges, sleeping %d ms" % (node.uplinks, modem.exchanges, sleep_ms)
+        "cycle done: %d uplinks, %d AT exchanges, sleeping %d ms"
+        % (node.uplinks, modem.exchanges if modem else 0, sleep_ms)
     )
     if node.reboot:
         machine.reset()

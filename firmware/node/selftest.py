@@ -2,7 +2,8 @@
 
 Prints one line `SELFTEST {json}` with {"ok", "checks": [{"name", "ok", "detail"}]}. Each check is
 independent and never raises, so one broken part does not hide the state of the others. It measures but
-sends nothing: the radio check only asks the modem for its version and join state.
+sends nothing: the radio check only asks the modem for its version, DevEUI (must be provision.json's
+dev_eui: issue 7) and join state.
 """
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
@@ -91,7 +92,11 @@ def run():
         m = rui3.Rui3(ctx["hw"]["modem_uart"], ctx["hw"].get("modem_reset"))
         if not m.alive() and not m.recover():
             return False, "no answer to AT (wiring, power, baud rate?)"
-        return True, "%s joined=%s" % (m.query("VER"), m.query("NJS"))
+        eui = m.query("DEVEUI").lower()
+        want = ctx["prov"]["dev_eui"].lower()
+        if eui != want:  # the network would know this node under another identity: joins fail
+            return False, "modem DevEUI %s, provision.json dev_eui %s" % (eui or "(none)", want)
+        return True, "%s DevEUI %s joined=%s" % (m.query("VER"), eui, m.query("NJS"))
 
     def memory():
         gc.collect()

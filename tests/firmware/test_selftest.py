@@ -47,3 +47,20 @@ def test_selftest_without_provisioning_says_so(make_node):
     result = _result(node)
     assert not result["ok"]
     assert result["checks"][0]["name"] == "provision" and "missing" in result["checks"][0]["detail"]
+
+
+def test_selftest_fails_when_the_modem_has_another_dev_eui(make_node):
+    node = make_node(dev_eui="70b3d57ed0050999")  # the modem's factory DevEUI is not the provisioned one
+    node.run(1, exec_code=SELFTEST)
+    result = _result(node)
+    assert not result["ok"]
+    modem = next(c for c in result["checks"] if c["name"] == "modem")
+    assert not modem["ok"]
+    assert "70b3d57ed0050999" in modem["detail"] and "70b3d57ed0050100" in modem["detail"]
+
+
+def test_selftest_modem_check_names_the_matching_dev_eui(make_node):
+    node = make_node()
+    node.run(1, exec_code=SELFTEST)
+    modem = next(c for c in _result(node)["checks"] if c["name"] == "modem")
+    assert modem["ok"] and "DevEUI 70b3d57ed0050100" in modem["detail"]

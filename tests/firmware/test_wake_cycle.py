@@ -291,7 +291,7 @@ def test_confirmed_uplinks_after_config_change(make_node):
 
 
 def test_bad_provisioning_names_the_field_and_stays_safe(make_node):
-    from conftest import PROVISION
+    from fw_defaults import PROVISION
 
     node = make_node(provision={**PROVISION, "app_key": "00112233"})
     boots = node.run(2)
@@ -314,7 +314,7 @@ def test_corrupt_rtc_memory_starts_afresh(make_node):
 
 
 def test_rak11200_with_rak12007_and_shtc3(make_node):
-    from conftest import PROVISION
+    from fw_defaults import PROVISION
 
     prov = {**PROVISION, "board": "rak11200", "ultrasonic": "rak12007", "climate": "shtc3"}
     node = make_node(provision=prov)
@@ -326,7 +326,7 @@ def test_rak11200_with_rak12007_and_shtc3(make_node):
 
 
 def test_sensor_the_board_cannot_host_is_a_fault_flag_not_a_crash(make_node):
-    from conftest import PROVISION
+    from fw_defaults import PROVISION
 
     node = make_node(provision={**PROVISION, "board": "rak11200", "ultrasonic": "a02yyuw"})
     node.run(9)
@@ -345,3 +345,28 @@ def test_modem_that_lost_its_session_is_joined_again(make_node):
     assert "modem lost its session: join again" in node.log
     assert "fire_alarm" in node.uplinks()[-1]["flags"]
     assert node.world["modem"]["joined"] is True
+
+
+def test_config_pending_flag_until_the_report_is_acknowledged(make_node):
+    node = make_node()
+    node.run(1)
+    node.edit(radio={"rssi": -90, "snr": 5, "no_ack": True})  # confirmed uplinks go out but are never acked
+    data = codec.encode_config({"config_version": 8, "settings": {"confirmed": 1, "batch_size": 2}})
+    node.queue_downlink(codec.PORT_CONFIG, data)
+    node.edit(env={**node.world["env"], "temperature_c": 70.0})  # alarm uplink opens the RX window
+    node.run(1)
+    assert [f["type"] for f in node.uplinks()][-2:] == ["batch", "config_report"]  # alarm, then report
+    assert "config_pending" not in node.uplinks()[-2]["flags"], "nothing applied yet when the alarm left"
+    node.edit(env={**node.world["env"], "temperature_c": 20.0})
+    node.run(2)
+    batches = [f for f in node.uplinks() if f["type"] == "batch"]
+    assert batches and "config_pending" in batches[-1]["flags"], "applied but unreported config is flagged"
+    reports = [f for f in node.uplinks() if f["type"] == "config_report"]
+    assert len(reports) >= 2, "an unacknowledged report is sent again in a later cycle"
+    node.edit(radio={"rssi": -90, "snr": 5})  # acks get through again: the report is delivered
+    node.run(1)
+    sent = len(node.uplinks())
+    node.run(2)
+    after = node.uplinks()[sent:]
+    assert [f["type"] for f in after] == ["batch"], after
+    assert "config_pending" not in after[0]["flags"]

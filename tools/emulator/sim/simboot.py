@@ -1,6 +1,6 @@
 """Boot loop of a simulated node: run firmware main.py, catch deep sleep, advance the clock, boot again.
 
-    micropython -X heapsize=64k tools/emulator/sim/simboot.py [WORLD.json [FLASH_DIR]]
+    micropython -X heapsize=128k tools/emulator/sim/simboot.py [WORLD.json [FLASH_DIR]]
 
 MICROPYPATH = tools/emulator/sim, then a folder holding firmware/ (main.py, node/) and protocols/.
 Env: KUMPEL_SIM_WORLD (world file, if not an argument), KUMPEL_SIM_FLASH (the node's filesystem, default
@@ -72,37 +72,14 @@ def run(world_path, flash_dir, max_cycles=0, exec_code=None):
     status = 0
     try:
         while True:
-            for name in list(sys.modules):
-                if name not in keep:
-                    del sys.modules[name]
+            _purge(keep)
             world.boot()  # collects garbage, then takes the sim layer's heap share
             if world.faults.get("power") == "brownout":
                 print("[%d] SIM battery empty (brownout): node stops" % time.ticks_ms())
                 break
             time.advance_us(BOOT_MS * 1000)
-            sleep_ms = 0
-            scope = {}
-            try:
-                scope = {"__name__": "__main__"}
-                exec(code, scope)
-                note = "returned"
-                cause = _hang(world)
-            except machine.DeepSleep as e:
-                note, cause, sleep_ms = "deepsleep", machine.DEEPSLEEP_RESET, int(e.args[0])
-            except machine.Reset as e:
-                note, cause = "reset", e.args[0]
-            except machine.WatchdogExpired:
-                note, cause = "watchdog", machine.WDT_RESET
-            except machine.PowerCut:
-                note, cause, sleep_ms = "power_cut", machine.PWRON_RESET, POWER_OFF_MS
-                world.rtc_memory = b""
-                world.modem.power_lost()
-            except Exception as e:  # the REPL would sit there until the watchdog bites
-                sys.print_exception(e)
-                note = "crashed"
-                cause = _hang(world)
-            world.wdt_timeout_us = None
-            scope.clear()  # drop main.py's globals (the firmware's modules) before the next boot
+            note, cause, sleep_ms = _boot_once(code, world)
+            _scrub()
             if cause is None and exec_code:
                 cause = machine.SOFT_RESET  # the code ran to its end, as on a REPL
             if cause is None:
@@ -118,8 +95,61 @@ def run(world_path, flash_dir, max_cycles=0, exec_code=None):
             time.advance_us(sleep_ms * 1000)
     finally:
         builtins.open = builtin_open
+        _purge(keep)  # the last boot's firmware: free its heap before the world is written
         world.save()
     return status
+
+
+def _purge(keep):
+    """Forget the firmware's modules, as a reset does. A module is also an attribute of its package:
+    drop that too when the package stays (protocols, imported by the sim layer), or the last boot's
+    protocols.codec & co. would stay alive and be counted as the sim layer's heap."""
+    for name in list(sys.modules):
+        if name in keep:
+            continue
+        del sys.modules[name]
+        parent, _, short = name.rpartition(".")
+        if parent in keep:
+            try:
+                delattr(sys.modules[parent], short)
+            except (AttributeError, KeyError):
+                pass
+
+
+def _boot_once(code, world):
+    """Run main.py once: (how it ended, next reset cause, deep sleep ms). A function of its own so the
+    firmware's objects die with its frame (the Unix port scans the C stack conservatively: a stale pointer
+    in a long-lived frame would keep a whole boot's modules alive and blur the heap figures)."""
+    sleep_ms = 0
+    scope = {"__name__": "__main__"}
+    try:
+        exec(code, scope)
+        note = "returned"
+        cause = _hang(world)
+    except machine.DeepSleep as e:
+        note, cause, sleep_ms = "deepsleep", machine.DEEPSLEEP_RESET, int(e.args[0])
+    except machine.Reset as e:
+        note, cause = "reset", e.args[0]
+    except machine.WatchdogExpired:
+        note, cause = "watchdog", machine.WDT_RESET
+    except machine.PowerCut:
+        note, cause, sleep_ms = "power_cut", machine.PWRON_RESET, POWER_OFF_MS
+        world.rtc_memory = b""
+        world.modem.power_lost()
+    except Exception as e:  # the REPL would sit there until the watchdog bites
+        sys.print_exception(e)
+        note = "crashed"
+        cause = _hang(world)
+    world.wdt_timeout_us = None
+    scope.clear()  # drop main.py's globals (the firmware's modules) before the next boot
+    return note, cause, sleep_ms
+
+
+def _scrub(depth=24):
+    """Overwrite the C stack below the boot loop with non-pointers (see _boot_once)."""
+    if depth:
+        a = b = c = d = 0  # noqa: F841
+        _scrub(depth - 1)
 
 
 def _hang(world):

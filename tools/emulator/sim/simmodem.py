@@ -54,7 +54,7 @@ class SimModem:
             "LPM": 0,
             "TXP": 0,
             "CLASS": "A",
-            "DEVEUI": "",
+            "DEVEUI": world.dev_eui.upper(),  # factory EUI (the label), until AT+DEVEUI= sets another
             "APPEUI": "",
             "APPKEY": "",
         }
