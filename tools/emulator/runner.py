@@ -168,7 +168,8 @@ class Emulation:
         self.link = RadioLinkHost(self.ns, self.worlds, self.clock, scenario.start)
         self.grpc = GrpcApi(self.ns, api_token=api_token, port=grpc_port)
         self._own_workdir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kumpel-emu-"))
+        # absolute: each node process changes into its own flash folder before it reads its world file
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kumpel-emu-")).resolve()
         self.nodes: list[NodeProcess] = []
         self.started_at: float | None = None
         self.finished_at: float | None = None

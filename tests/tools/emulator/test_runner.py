@@ -1,5 +1,7 @@
 """Runner pieces that need no MicroPython process: offline initial config, the .mpy cache."""
 
+from pathlib import Path
+
 from protocols import codec
 from tools.emulator import runner
 from tools.emulator.runner import Emulation
@@ -24,3 +26,18 @@ def test_mpy_cache_is_built_once_per_source_version(tmp_path):
     assert (first / ".complete").exists() and (first / "protocols" / "codec.mpy").exists()
     mtime = (first / ".complete").stat().st_mtime_ns
     assert runner.build_mpy_cache(tmp_path) == first and (first / ".complete").stat().st_mtime_ns == mtime
+
+
+def test_a_relative_workdir_runs_like_an_absolute_one(tmp_path, monkeypatch):
+    """`make demo` passes var/demo: node processes change into their flash folder, so the runner must not
+    hand them a path relative to where it was started."""
+    monkeypatch.chdir(tmp_path)
+    emu = Emulation(loads("[nodes.b]\n"), days=0.1, workdir=Path("rel"))
+    try:
+        emu.start_services()
+        emu.start_nodes()
+        assert emu.wait(timeout_s=60)
+        (node,) = emu.summary()["per_node"]
+        assert node["joins"] == 1 and node["uplinks"] >= 1
+    finally:
+        emu.stop()
