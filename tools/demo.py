@@ -22,6 +22,9 @@ def demo(
     scenario: str = typer.Option("district", help="Scenario file or shipped name."),
     data_dir: Path = typer.Option(Path("var/demo"), help="Where the demo database and node flash live."),
     days: float = typer.Option(30.0, help="Stop after this many simulated days."),
+    history_days: float = typer.Option(
+        2.0, help="Start the simulated clock this many days before now, so charts fill with history."
+    ),
 ) -> None:
     """Fleet manager on SQLite plus an emulated district of nodes; prints the dashboard URL and tokens."""
     from rich.console import Console
@@ -43,7 +46,11 @@ def demo(
     data_dir.mkdir(parents=True)
     port = port or free_port()
     fleet = LocalFleet(data_dir=data_dir / "fleet", grpc_target="", port=port, sweep_interval_s=30)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    # The fleet judges "last seen" and draws its 24 h / 7 d charts against the wall clock, while the nodes
+    # report on the accelerated simulated clock: starting it in the past lets the first minutes of the demo
+    # fill the charts with history (and the district's fire) that the pages show as such. Past `now` the
+    # simulated clock runs ahead of the wall clock, which the pages show as "seen 0 s ago".
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=history_days)
     emu = Emulation(
         sc,
         days=days,
@@ -70,7 +77,8 @@ def demo(
     eui = sc.nodes[0].dev_eui.upper()
     console.print(
         f"\n[bold]Kumpel demo[/bold]: {len(sc.nodes)} emulated nodes in {sc.name}, clock x{speed:g}"
-        f" (simulated start {now:%Y-%m-%d %H:%M} UTC)\n"
+        f" (simulated start {now:%Y-%m-%d %H:%M} UTC: {history_days:g} days of history,"
+        f" caught up with now in {history_days * 86400 / speed / 60:.1f} min)\n"
         f"  dashboard   {fleet.url}/   (sign in with the admin token)\n"
         f"  admin token {fleet.admin_token}\n"
         f"  API         {fleet.url}/api/v1  (Authorization: Bearer <admin token>), docs {fleet.url}/docs\n"

@@ -8,7 +8,6 @@ status uplink and the log can report it. Saving is atomic (store.write_atomic).
 import json
 
 from node import store
-
 from protocols import settings
 
 PATH = "config.json"
