@@ -26,5 +26,15 @@ def rom_pty(answer: bytes | None):  # noqa: ANN202
                 if answer:
                     os.write(master, answer)
 
-    threading.Thread(target=serve, daemon=True).start()
-    return os.ttyname(slave), lambda: (stop.set(), os.close(slave), os.close(master))
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+
+    def close() -> None:
+        # Join before closing: a server still selecting on a closed fd number would read and write
+        # whatever file or pty the next open() is given that number (seen: a flashed image rewritten).
+        stop.set()
+        server.join(timeout=5)
+        os.close(slave)
+        os.close(master)
+
+    return os.ttyname(slave), close
