@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 SIM = ROOT / "tools" / "emulator" / "sim"
 # The sim layer (~60 KB with its sensor and modem models) shares the process heap with the firmware (peak
-# ~55 KB), and the Unix port has 64-bit pointers: the simulated node gets 128 KB, the smallest every test
-# passes with (112k fails). The firmware's own peak is asserted <= 64 KB in test_memory.py.
-HEAP = os.environ.get("KUMPEL_TEST_HEAP", "128k")
+# ~55 KB), and the Unix port has 64-bit pointers. 128 KB passes every test on a quiet machine (112k fails),
+# but a 32-reading batch split into several frames hit a fragmented heap once in a clean CI run: the node
+# gets 160 KB. The firmware's own peak is asserted <= 64 KB in test_memory.py.
+HEAP = os.environ.get("KUMPEL_TEST_HEAP", "160k")
 
 
 ENV = {"distance_cm": 80, "temperature_c": 18.5, "humidity_pct": 60, "pressure_hpa": 1013, "battery_v": 3.9}

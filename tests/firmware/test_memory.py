@@ -36,3 +36,23 @@ def test_heap_peak_per_cycle(make_node, monkeypatch, capsys):
         print("\nHEAP_PEAKS " + str(peaks))
     for kind, peak in peaks.items():
         assert 10_000 < peak <= HEAP_LIMIT, (kind, peak)
+
+
+def test_heap_peak_of_the_largest_batch(make_node, monkeypatch, capsys):
+    """The worst send: 32 readings that don't compress, split into several frames to fit DR0's 51 bytes."""
+    monkeypatch.setenv("KUMPEL_SIM_HEAP_EXACT", "1")
+    node = make_node()
+    node.run(1)
+    settings = {"batch_size": 32, "bin_height_cm": 1000, "full_threshold_pct": 100}
+    node.queue_downlink(codec.PORT_CONFIG, codec.encode_config({"config_version": 2, "settings": settings}))
+    node.edit(env={**node.world["env"], "temperature_c": 70.0})
+    node.run(1)
+    boots = []
+    for i in range(32):
+        env = {"distance_cm": 25 + (i * 97) % 400, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
+        node.edit(env={**node.world["env"], **env, "humidity_pct": (i * 41) % 100})
+        boots += node.run(1)
+    split = max(boots, key=lambda b: b["heap_peak"])
+    with capsys.disabled():
+        print(f"\nHEAP_PEAK largest batch {split['heap_peak']}")
+    assert 10_000 < split["heap_peak"] <= HEAP_LIMIT
