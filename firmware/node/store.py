@@ -26,9 +26,29 @@ F_IDENTITY_SET = const(32)
 F_REPORT_DUE = const(64)
 
 _HDR = "<BIHHHHHHBIhbHHBBB"
-# flags, wake_count, uplinks_since_status, sensor_errors, radio_errors, watchdog_resets, join_count,
-# join_failures, batch_flags, next_join_s, rssi, snr, report_version, battery_mv, report_len, batch_len,
-# last_fill_pct
+# One list of the header's attributes, in _HDR's order, for pack and unpack alike. rssi and snr are
+# stored with sentinels (0, NO_SNR) for "no downlink heard yet".
+_HDR_FIELDS = (
+    "flags",
+    "wake_count",
+    "uplinks_since_status",
+    "sensor_errors",
+    "radio_errors",
+    "watchdog_resets",
+    "join_count",
+    "join_failures",
+    "batch_flags",
+    "next_join_s",
+    "rssi",
+    "snr",
+    "report_version",
+    "battery_mv",
+    "report_len",
+    "batch_len",
+    "last_fill_pct",
+)
+_RSSI_AT = const(10)
+_SNR_AT = const(11)
 _HDR_SIZE = struct.calcsize(_HDR)
 _SAMPLE = "<hhBH"  # distance_cm (-1 none, -2 no echo), temperature x10, humidity % (255 none), hPa x10
 _SAMPLE_SIZE = struct.calcsize(_SAMPLE)
@@ -134,28 +154,10 @@ class State:
     def pack(self):
         size = _FRAME_SIZE + _HDR_SIZE + MAX_REPORT * 2 + self.batch_len * _SAMPLE_SIZE
         buf = bytearray(size)
-        struct.pack_into(
-            _HDR,
-            buf,
-            _FRAME_SIZE,
-            self.flags,
-            self.wake_count,
-            self.uplinks_since_status,
-            self.sensor_errors,
-            self.radio_errors,
-            self.watchdog_resets,
-            self.join_count,
-            self.join_failures,
-            self.batch_flags,
-            self.next_join_s,
-            0 if self.rssi is None else self.rssi,
-            NO_SNR if self.snr is None else self.snr,
-            self.report_version,
-            self.battery_mv,
-            self.report_len,
-            self.batch_len,
-            self.last_fill_pct,
-        )
+        values = [getattr(self, name) for name in _HDR_FIELDS]
+        values[_RSSI_AT] = 0 if self.rssi is None else self.rssi
+        values[_SNR_AT] = NO_SNR if self.snr is None else self.snr
+        struct.pack_into(_HDR, buf, _FRAME_SIZE, *values)
         off = _FRAME_SIZE + _HDR_SIZE
         buf[off : off + MAX_REPORT * 2] = self.report
         off += MAX_REPORT * 2
@@ -172,31 +174,15 @@ class State:
             return False
         if checksum(buf, _FRAME_SIZE, _FRAME_SIZE + length) != check:
             return False
-        (
-            self.flags,
-            self.wake_count,
-            self.uplinks_since_status,
-            self.sensor_errors,
-            self.radio_errors,
-            self.watchdog_resets,
-            self.join_count,
-            self.join_failures,
-            self.batch_flags,
-            self.next_join_s,
-            rssi,
-            snr,
-            self.report_version,
-            self.battery_mv,
-            self.report_len,
-            batch_len,
-            self.last_fill_pct,
-        ) = struct.unpack_from(_HDR, buf, _FRAME_SIZE)
-        self.rssi = None if rssi == 0 else rssi
-        self.snr = None if snr == NO_SNR else snr
+        values = struct.unpack_from(_HDR, buf, _FRAME_SIZE)
+        for i, name in enumerate(_HDR_FIELDS):  # no zip(strict=) on MicroPython
+            setattr(self, name, values[i])
+        self.rssi = None if values[_RSSI_AT] == 0 else values[_RSSI_AT]
+        self.snr = None if values[_SNR_AT] == NO_SNR else values[_SNR_AT]
         off = _FRAME_SIZE + _HDR_SIZE
         self.report[:] = buf[off : off + MAX_REPORT * 2]
         off += MAX_REPORT * 2
-        n = min(batch_len, MAX_BATCH, (length + _FRAME_SIZE - off) // _SAMPLE_SIZE)
+        n = min(self.batch_len, MAX_BATCH, (length + _FRAME_SIZE - off) // _SAMPLE_SIZE)
         self.batch[: n * _SAMPLE_SIZE] = buf[off : off + n * _SAMPLE_SIZE]
         self.batch_len = n
         return True
