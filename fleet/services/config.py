@@ -20,7 +20,12 @@ MAX_VERSION = 65535
 
 
 class ConfigError(ValueError):
-    """Settings the fleet refuses to send; the message lists every bad key."""
+    """Settings the fleet refuses to send; the message lists every bad key, and `problems` holds them as
+    (name, value, status) for a page that words them in its reader's language."""
+
+    def __init__(self, message: str, problems: list[tuple[str, object, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 def validate(settings: dict) -> dict:
@@ -31,10 +36,11 @@ def validate(settings: dict) -> dict:
             value = int(value)
         status = wire.check_setting(name, value)
         if status != "ok":
-            problems.append(f"{name}={value!r}: {status}")
+            problems.append((name, value, status))
         clean[name] = value
     if problems:
-        raise ConfigError("refused settings: " + "; ".join(problems))
+        words = "; ".join(f"{name}={value!r}: {status}" for name, value, status in problems)
+        raise ConfigError("refused settings: " + words, problems)
     return clean
 
 

@@ -17,7 +17,23 @@ DECIDED = ("succeeded", "failed", "skipped")
 
 
 class RolloutError(ValueError):
-    pass
+    """Why a rollout cannot start or change. `code` and `params` name the problem so a page can word it in
+    the reader's language; str() stays the English sentence the API and the CLI show."""
+
+    def __init__(self, message: str, code: str = "refused", **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+UNFINISHED = ("running", "halted")  # a halted rollout may still resume: it holds its group too
+
+
+def unfinished_for(session: Session, group: Group) -> Rollout | None:
+    """The group's rollout that is still running or halted, if any (one at a time per group)."""
+    return session.exec(
+        select(Rollout).where(Rollout.group_id == group.id, col(Rollout.state).in_(UNFINISHED)).limit(1)
+    ).first()
 
 
 def create(
@@ -29,18 +45,37 @@ def create(
     batch_size: int,
     failure_threshold_pct: int,
 ) -> Rollout:
+    """Start a rollout: validate everything first, then write; a refusal raises before anything is added.
+    Two rollouts at once would fight over the same nodes' overrides, so a group with an unfinished one
+    is refused (its row is locked on PostgreSQL so two concurrent starts cannot both pass the check)."""
     clean = config_service.validate(settings)
     if not clean:
-        raise RolloutError("a rollout needs at least one setting")
-    if batch_size < 1 or not 0 <= failure_threshold_pct <= 100:
-        raise RolloutError("batch_size must be >= 1 and failure_threshold_pct 0..100")
+        raise RolloutError("a rollout needs at least one setting", "no_settings")
+    if batch_size < 1:
+        raise RolloutError(f"batch_size must be >= 1, not {batch_size}", "batch_size", value=batch_size)
+    if not 0 <= failure_threshold_pct <= 100:
+        raise RolloutError(
+            f"failure_threshold_pct must be 0..100, not {failure_threshold_pct}",
+            "failure_threshold",
+            value=failure_threshold_pct,
+        )
+    session.exec(select(Group.id).where(Group.id == group.id).with_for_update()).first()
+    busy = unfinished_for(session, group)
+    if busy is not None:
+        raise RolloutError(
+            f"group {group.name!r} already has rollout {busy.id} ({busy.state}): resume or abort it first",
+            "group_busy",
+            group=group.name,
+            id=busy.id,
+            state=busy.state,
+        )
     members = session.exec(
         select(GroupMember.device_id)
         .where(GroupMember.group_id == group.id)
         .order_by(col(GroupMember.device_id))
     ).all()
     if not members:
-        raise RolloutError(f"group {group.name!r} has no members")
+        raise RolloutError(f"group {group.name!r} has no members", "no_members", group=group.name)
     ro = Rollout(
         group_id=group.id, settings=clean, batch_size=batch_size, failure_threshold_pct=failure_threshold_pct
     )
@@ -154,7 +189,9 @@ def sweep(session: Session, cfg: Settings, now: datetime) -> None:
 
 def resume(session: Session, ro: Rollout, cfg: Settings) -> Rollout:
     if ro.state != "halted":
-        raise RolloutError(f"rollout {ro.id} is {ro.state}, only a halted rollout can resume")
+        raise RolloutError(
+            f"rollout {ro.id} is {ro.state}, only a halted rollout can resume", "not_halted", id=ro.id
+        )
     ro.state, ro.halt_reason = "running", None
     more = session.exec(
         select(RolloutNode.batch_no)
@@ -170,7 +207,7 @@ def resume(session: Session, ro: Rollout, cfg: Settings) -> Rollout:
 
 def abort(session: Session, ro: Rollout) -> Rollout:
     if ro.state in ("completed", "aborted"):
-        raise RolloutError(f"rollout {ro.id} is already {ro.state}")
+        raise RolloutError(f"rollout {ro.id} is already {ro.state}", "finished", id=ro.id)
     ro.state = "aborted"
     ro.updated_at = utcnow()
     for node in session.exec(

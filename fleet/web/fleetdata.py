@@ -216,11 +216,62 @@ class ActionRefused(ValueError):
     """The fleet refused an action (e.g. resuming a rollout that is not halted); the message says why."""
 
 
+class RolloutRefused(ActionRefused):
+    """The fleet refused to start or change a rollout. `code` and `params` name the problem for the page's
+    wording (the rollout service's codes, plus "no_group" and "settings" for refused setting values)."""
+
+    def __init__(self, message: str, code: str, **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def _refused(exc: rollout_service.RolloutError | config_service.ConfigError) -> RolloutRefused:
+    if isinstance(exc, config_service.ConfigError):
+        return RolloutRefused(str(exc), "settings", problems=exc.problems)
+    return RolloutRefused(str(exc), exc.code, **exc.params)
+
+
+def start_rollout(
+    request: Request,
+    db: Session,
+    group_name: str,
+    values: dict,
+    *,
+    batch_size: int,
+    failure_threshold_pct: int,
+    author: str,
+) -> int:
+    """Start a staged rollout of `values` to a group, as POST /api/v1/rollouts does: the rollout service
+    checks everything and writes nothing when it refuses; on success the first batch is dispatched.
+    Returns the new rollout's id."""
+    group = db.exec(select(Group).where(Group.name == group_name)).first()
+    if group is None:
+        raise RolloutRefused(f"no group {group_name!r}", "no_group", group=group_name)
+    try:
+        ro = rollout_service.create(
+            db,
+            group,
+            values,
+            settings(request),
+            batch_size=batch_size,
+            failure_threshold_pct=failure_threshold_pct,
+        )
+    except (rollout_service.RolloutError, config_service.ConfigError) as exc:
+        db.rollback()
+        raise _refused(exc) from exc
+    db.add(Event(kind="web_action", message=f"{author}: rollout {ro.id} to group {group.name} {values}"))
+    db.commit()
+    rollout_id = ro.id
+    _dispatch(request, db, None)
+    return rollout_id
+
+
 def rollout_action(request: Request, db: Session, rollout_id: int, action: str) -> None:
     """Resume a halted rollout or abort one, as POST /api/v1/rollouts/{id}/resume|abort do."""
     ro = db.get(Rollout, rollout_id)
     if ro is None:
-        raise ActionRefused(f"no rollout {rollout_id}")
+        raise RolloutRefused(f"no rollout {rollout_id}", "no_rollout", id=rollout_id)
     try:
         if action == "resume":
             rollout_service.resume(db, ro, settings(request))
@@ -228,7 +279,7 @@ def rollout_action(request: Request, db: Session, rollout_id: int, action: str) 
             rollout_service.abort(db, ro)
     except rollout_service.RolloutError as exc:
         db.rollback()
-        raise ActionRefused(str(exc)) from exc
+        raise _refused(exc) from exc
     db.commit()
     if action == "resume":
         _dispatch(request, db, None)

@@ -4,13 +4,14 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from fleet.web.render import STATIC_DIR, static_version
-from fleet.web.views import auth, devices, node, overview, tech
+from fleet.web.views import auth, devices, node, overview, rollouts, tech
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(overview.router)
 router.include_router(node.router)
 router.include_router(tech.router)
+router.include_router(rollouts.router)
 router.include_router(devices.router)
 
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}

@@ -5,7 +5,7 @@ health the fleet computed (Device.health_*), thresholds from the fleet's setting
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import Float, String, case, cast, func, literal_column, or_, true
 from sqlmodel import Session, select
 
 from fleet.models import (
@@ -186,6 +186,58 @@ def latest_uplink(db: Session, device_id: int) -> Uplink | None:
     return db.exec(query).first()
 
 
+GATEWAYS_SHOWN = 10
+
+
+def gateways_heard(db: Session, device_id: int, last: int = health.RECENT_UPLINKS) -> tuple[int, list[dict]]:
+    """Which gateways heard the node's last `last` uplinks: per gateway its best RSSI and SNR and how many
+    of those uplinks it heard, most faithful first. Returns (uplinks looked at, rows).
+
+    One query: the newest uplinks come off the (device_id, received_at) index as a CTE, each one's stored
+    rx_info list (one {"gateway_id", "rssi", "snr"} per gateway, as ingest stores it) is unnested with the
+    database's JSON table function and grouped by gateway. Only the two JSON spellings differ by dialect.
+    The JSON keys are inline constants (not bound parameters) so GROUP BY matches the selected expression.
+    """
+    recent = (
+        select(Uplink.id, Uplink.rx_info)
+        .where(Uplink.device_id == device_id)
+        .order_by(Uplink.received_at.desc(), Uplink.id.desc())
+        .limit(last)
+        .cte("recent")
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        # json_array_elements is strict: a NULL (rx_info not a list) gives no rows instead of an error
+        only_lists = case((func.json_typeof(recent.c.rx_info) == "array", recent.c.rx_info))
+        rx = func.json_array_elements(only_lists).table_valued("value").lateral("rx")
+
+        def field(name: str, type_):  # noqa: ANN001, ANN202
+            return cast(rx.c.value.op("->>")(literal_column(f"'{name}'")), type_)
+    else:
+        rx = func.json_each(recent.c.rx_info).table_valued("value").alias("rx")
+
+        def field(name: str, type_):  # noqa: ANN001, ANN202
+            return cast(func.json_extract(rx.c.value, literal_column(f"'$.{name}'")), type_)
+
+    gateway_id = field("gateway_id", String)
+    gateway = gateway_id.label("gateway_id")
+    heard = func.count(recent.c.id.distinct()).label("heard")
+    best_rssi = func.max(field("rssi", Float)).label("rssi")
+    best_snr = func.max(field("snr", Float)).label("snr")
+    looked_at = select(func.count()).select_from(recent).scalar_subquery().label("looked_at")
+    query = (
+        select(gateway, best_rssi, best_snr, heard, looked_at)
+        .select_from(recent)
+        .join(rx, true())
+        .where(gateway_id.is_not(None), gateway_id != "")  # TTS may leave a gateway unnamed
+        .group_by(gateway_id)
+        .order_by(heard.desc(), best_rssi.desc().nulls_last(), gateway)
+        .limit(GATEWAYS_SHOWN)
+    )
+    rows = db.exec(query).all()
+    total = rows[0].looked_at if rows else 0
+    return total, [{"gateway_id": r.gateway_id, "rssi": r.rssi, "snr": r.snr, "heard": r.heard} for r in rows]
+
+
 def recent_status_reports(db: Session, device_id: int, limit: int = 20) -> list[StatusReport]:
     query = (
         select(StatusReport)
@@ -274,6 +326,18 @@ def rollout_progress(db: Session, limit: int = 30) -> list[dict]:
             }
         )
     return out
+
+
+def rollout_groups(db: Session) -> list[dict]:
+    """Groups a rollout can go to, with their member counts and current config, for the start form."""
+    members = (
+        select(func.count(GroupMember.device_id))
+        .where(GroupMember.group_id == Group.id)
+        .correlate(Group)
+        .scalar_subquery()
+    )
+    rows = db.exec(select(Group, members).order_by(func.lower(Group.name), Group.name)).all()
+    return [{"name": g.name, "members": count, "config": dict(g.config or {})} for g, count in rows]
 
 
 def label_devices(

@@ -68,3 +68,21 @@ def test_abort_skips_the_rest_and_bad_settings_are_refused(client, tech, lns):
     )
     ro = client.post(f"/api/v1/rollouts/{r.json()['id']}/abort", headers=tech).json()
     assert ro["state"] == "aborted" and ro["counts"] == {"in_progress": 1, "skipped": 2}
+
+
+def test_one_unfinished_rollout_per_group(client, tech, lns):
+    """Two rollouts at once would overwrite each other's overrides: a second one is refused, nothing is
+    queued for it, and a new one may start once the first is aborted."""
+    _group(client, tech, 2)
+    body = {"group": "nord", "settings": {"batch_size": 2}, "batch_size": 1}
+    first = client.post("/api/v1/rollouts", json=body, headers=tech).json()
+    queued = len(lns.enqueued)
+    r = client.post("/api/v1/rollouts", json={**body, "settings": {"batch_size": 3}}, headers=tech)
+    assert r.status_code == 400
+    assert f"already has rollout {first['id']} (running)" in r.json()["detail"]
+    assert len(client.get("/api/v1/rollouts", headers=tech).json()) == 1 and len(lns.enqueued) == queued
+    r = client.post("/api/v1/rollouts", json={**body, "batch_size": 0}, headers=tech)
+    assert r.status_code == 422  # the API's own field limits answer first
+    client.post(f"/api/v1/rollouts/{first['id']}/abort", headers=tech)
+    r = client.post("/api/v1/rollouts", json={**body, "settings": {"batch_size": 3}}, headers=tech)
+    assert r.status_code == 201 and r.json()["state"] == "running"

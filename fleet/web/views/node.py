@@ -159,6 +159,12 @@ def _events(t: Translator, db, device_id: int, now: datetime) -> list[dict]:  # 
     return events[:EVENT_LIMIT]
 
 
+def _heard_by(db, device_id: int) -> dict:  # noqa: ANN001
+    """The gateways that heard the recent uplinks: where a weak node can be helped (move or add one)."""
+    looked_at, gateways = queries.gateways_heard(db, device_id)
+    return {"uplinks": looked_at, "gateways": gateways}
+
+
 def _not_found(request: Request, t: Translator, user: Principal, dev_eui: str):  # noqa: ANN202
     return error_page(request, 404, t("error.not_found"), t("error.node_not_found", dev_eui=dev_eui), user, t)
 
@@ -221,6 +227,7 @@ def node_page(
             "window": window,
             "charts": _chart_set(t, readings, now - WINDOWS[window], now, full_pct),
             "signal": {**health["radio"], "loss_pct": health["packet_loss"]["loss_pct"]},
+            "heard_by": _heard_by(db, device.id),
             "config": {
                 "desired_version": health["config"]["desired_version"],
                 "applied_version": health["config"]["reported_version"],

@@ -1,5 +1,5 @@
-"""Technician pages: unknown devices, config editing for a node or a group, rollout progress.
-Device add/import and the QR label sheet are in views/devices.py."""
+"""Technician pages: unknown devices, config editing for a node or a group.
+Device add/import and the QR label sheet are in views/devices.py, rollouts in views/rollouts.py."""
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -44,17 +44,7 @@ def unknown_devices(request: Request, user: Principal = Depends(require_user)):
     return page(request, "tech_unknown.html", {"rows": rows}, user=user, t=t)
 
 
-@router.get("/tech/rollouts")
-def rollouts(request: Request, user: Principal = Depends(require_user)):
-    t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
-    with fleetdata.session(request) as db:
-        rows = queries.rollout_progress(db)
-    return page(request, "tech_rollouts.html", {"rollouts": rows}, user=user, t=t)
-
-
-def _setting_rows(
+def setting_rows(
     t: Translator, current: dict, desired: dict, applied: dict, typed: dict | None
 ) -> list[dict]:
     """One form row per setting of the wire contract's table, with its limits as the input's limits."""
@@ -74,6 +64,22 @@ def _setting_rows(
             }
         )
     return rows
+
+
+def parse_settings(form, t: Translator) -> tuple[dict, dict, list[str]]:  # noqa: ANN001
+    """The setting fields of a posted form: as typed (to show again on a refusal), as whole numbers (an
+    empty field is left out), and one message per field that is not a whole number. Limits are the
+    config service's to check."""
+    typed = {name: str(form.get(name, "")).strip() for name in wire.SETTING_NAMES}
+    values, errors = {}, []
+    for name, text in typed.items():
+        if text == "":
+            continue
+        try:
+            values[name] = int(text)
+        except ValueError:
+            errors.append(t("tech.config_not_number", name=name, value=text))
+    return typed, values, errors
 
 
 @router.get("/tech/config")
@@ -106,7 +112,7 @@ def _config_context(t: Translator, target: dict, typed: dict | None, errors: lis
         "heading": heading,
         "target": target,
         "errors": errors or [],
-        "rows": _setting_rows(t, target["current"], target["desired"], target["applied"], typed),
+        "rows": setting_rows(t, target["current"], target["desired"], target["applied"], typed),
     }
 
 
@@ -120,15 +126,7 @@ async def config_save(request: Request, user: Principal = Depends(require_user))
     form = await request.form()
     if not check_csrf(request, str(form.get("csrf", ""))):
         return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
-    typed = {name: str(form.get(name, "")).strip() for name in wire.SETTING_NAMES}
-    values, errors = {}, []
-    for name, text in typed.items():
-        if text == "":
-            continue
-        try:
-            values[name] = int(text)
-        except ValueError:
-            errors.append(t("tech.config_not_number", name=name, value=text))
+    typed, values, errors = parse_settings(form, t)
     with fleetdata.session(request) as db:
         target = fleetdata.config_target(
             db, dev_eui=str(form.get("dev_eui", "")), group=str(form.get("group", ""))
@@ -154,24 +152,3 @@ async def config_save(request: Request, user: Principal = Depends(require_user))
             f"{wording.node_url(target['name_key'])}?flash=node.config_saved", status_code=303
         )
     return RedirectResponse(f"/tech/config?group={target['name_key']}&saved={version or 0}", status_code=303)
-
-
-@router.post("/tech/rollouts/{rollout_id}/{action}")
-async def rollout_action(
-    request: Request, rollout_id: int, action: str, user: Principal = Depends(require_user)
-):
-    """Resume a halted rollout after fixing the cause, or abort one; a refusal says why."""
-    t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
-    form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
-    if action not in ("resume", "abort"):
-        return error_page(request, 404, t("error.not_found"), t("error.not_found"), user, t)
-    with fleetdata.session(request) as db:
-        try:
-            fleetdata.rollout_action(request, db, rollout_id, action)
-        except fleetdata.ActionRefused as exc:
-            return error_page(request, 409, t("error.bad_request"), str(exc), user, t)
-    return RedirectResponse("/tech/rollouts", status_code=303)
