@@ -35,6 +35,7 @@ PROTOCOLS_DIR = ROOT / "protocols"
 # Heap of each node process. The firmware's own budget is 64 KB (checked by the firmware tests); here the
 # simulated hardware layer (sim modules, radio-link buffers) lives in the same heap, so it needs more.
 HEAP = os.environ.get("KUMPEL_EMU_HEAP", "192k")
+NICE = ["nice", "-n", "10"] if shutil.which("nice") else []  # see Emulation._spawn
 
 
 class EmulatorError(RuntimeError):
@@ -240,7 +241,10 @@ class Emulation:
         env["KUMPEL_SIM_RADIO"] = self.link.address
         env["KUMPEL_SIM_WORLD"] = str(node.folder / "world.json")
         env["KUMPEL_SIM_FLASH"] = str(node.folder / "flash")
+        # Nodes run niced: they are the load generator, and the fleet under test (often in this very
+        # process) must not be starved by them, or its answers time out on the emulator's own load.
         cmd = [
+            *NICE,
             _tool("micropython"),
             "-X",
             f"heapsize={HEAP}",
