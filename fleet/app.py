@@ -24,6 +24,7 @@ from fleet.api.routes import (
     rollouts,
     tokens,
     unknown,
+    verifications,
 )
 from fleet.lns.base import NetworkServer
 from fleet.lns.factory import make_adapter
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
         alerts,
         tokens,
         unknown,
+        verifications,
     ):
         app.include_router(module.router, prefix=API)
 

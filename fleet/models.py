@@ -56,6 +56,9 @@ class Device(DeviceBase, table=True):
     health_reasons: list = _json([])
     health_rank: int = Field(default=0, index=True)  # worst-first ordering: higher is worse
     health_stale: bool = Field(default=False, index=True)  # uplinks since the verdict: the sweep refreshes
+    # When `kumpel node verify` first passed with the current keys (None: not verified yet). A later failed
+    # verification leaves it set (the Verification rows show it); new keys clear it.
+    provisioned_at: datetime | None = None
 
 
 class Group(SQLModel, table=True):
@@ -237,6 +240,23 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class Verification(SQLModel, table=True):
+    """One run of `kumpel node verify` as the node tool reported it: a pass/fail per check.
+
+    The newest run of a device is the one with the highest id (stored in arrival order); the index
+    (device_id, id) makes "latest per device" an index lookup in the device list."""
+
+    __table_args__ = (Index("ix_verification_device_latest", "device_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    ok: bool  # every check passed (the fleet decides, from the checks)
+    micropython: str = Field(default="", max_length=120)  # the board's MicroPython version
+    tool: str = Field(default="", max_length=80)  # the reporting tool and its version
+    author: str = Field(default="", max_length=80)  # the API token's name
+    checks: list = _json([])  # [{"name", "ok", "detail"}]
 
 
 class MaintenanceNote(SQLModel, table=True):

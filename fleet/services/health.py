@@ -12,7 +12,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from fleet.models import Alert, DesiredConfig, Device, Reading, ReportedConfig, StatusReport, Uplink, utcnow
-from fleet.services import wire
+from fleet.services import verification, wire
 
 RANK = {"ok": 0, "unknown": 1, "warning": 2, "offline": 3, "critical": 4}
 BATTERY_EMPTY_MV = 3000  # the 3.3 V regulator drops out below this: the node stops reporting
@@ -130,6 +130,14 @@ def config_view(session: Session, device: Device) -> dict:
     }
 
 
+def _provisioning(session: Session, device: Device) -> dict:
+    last = verification.summary(verification.latest(session, device.id))
+    if last is not None:
+        last = {**last, "at": last["at"].isoformat()}
+    at = device.provisioned_at
+    return {"provisioned_at": at.isoformat() if at else None, "last_verification": last}
+
+
 def node_health(session: Session, device: Device, now: datetime | None = None) -> dict:
     """Everything known about one node's health.
 
@@ -140,8 +148,10 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
     "loss_pct", "counter_resets", "rejoins"}, "reboots": {"by_cause": {cause: n}, "watchdog_resets"},
     "sensor_faults": {"ultrasonic_fault": n, "climate_fault": n} (over the recent readings),
     "stuck": bool, "decode_errors": n (recent uplinks), "config": config_view(), "last_reading": dict|None,
-    "alarms": {"bin_full": bool, "fire_alarm": bool}, "open_alerts": n}.
-    Times are ISO 8601 UTC strings.
+    "alarms": {"bin_full": bool, "fire_alarm": bool}, "open_alerts": n,
+    "provisioning": {"provisioned_at", "last_verification": {"at", "ok", "failed": [names]} | None}}.
+    Times are ISO 8601 UTC strings. Not being verified yet is not a health reason: the node may still be
+    on the depot's bench.
     """
     now = now or utcnow()
     reasons: list[dict] = []
@@ -350,6 +360,7 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
         "last_reading": _reading_dict(latest) if latest else None,
         "alarms": alarms,
         "open_alerts": open_alerts,
+        "provisioning": _provisioning(session, device),
     }
 
 

@@ -14,6 +14,7 @@ from fleet.lns.base import IngestError, LnsError, NetworkServer, norm_eui
 from fleet.models import Device, Event, Group, GroupMember
 from fleet.security import decrypt_app_key, encrypt_app_key, new_app_key, new_eui
 from fleet.services import config as config_service
+from fleet.services import verification
 from fleet.settings import Settings
 from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
 
@@ -173,16 +174,26 @@ def update_device(
     new_key = None
     if "app_key" in fields_set and data.app_key:
         new_key = data.app_key
+        if not _holds_key(cfg, device, new_key):  # a CSV re-import repeats the key it had
+            verification.clear_provisioned(session, device, "AppKey changed: verify again")
         device.app_key_enc = encrypt_app_key(cfg.secret_key, new_key)
         device.lns_registered = _register(adapter, device, new_key)
     session.add(device)
     return new_key
 
 
+def _holds_key(cfg: Settings, device: Device, app_key: str) -> bool:
+    try:
+        return decrypt_app_key(cfg.secret_key, device.app_key_enc) == app_key
+    except ValueError:  # stored under another secret key: treat as a different key
+        return False
+
+
 def rotate_key(session: Session, cfg: Settings, adapter: NetworkServer, device: Device) -> str:
     app_key = new_app_key()
     device.app_key_enc = encrypt_app_key(cfg.secret_key, app_key)
     device.lns_registered = _register(adapter, device, app_key)
+    verification.clear_provisioned(session, device, "new AppKey issued: verify again")
     session.add(device)
     session.add(Event(device_id=device.id, kind="key_rotated", message="new AppKey issued"))
     return app_key

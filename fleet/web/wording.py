@@ -155,6 +155,7 @@ def node_row(t: Translator, device: Device, status: str, reading: Reading | None
         "fill_pct": reading.fill_pct if reading else None,
         "battery_v": volts(reading.battery_mv) if reading else None,
         "last_seen": device.last_seen_at,
+        "verified": device.provisioned_at is not None,
         "url": node_url(device.dev_eui),
     }
 

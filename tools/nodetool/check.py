@@ -10,11 +10,25 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from tools.nodetool.verify import when
+
 STATUS_STYLE = {"ok": "green", "warning": "yellow", "critical": "red", "offline": "red", "unknown": "dim"}
 
 
 def _fmt(value: object, unit: str = "") -> str:
     return "-" if value is None else f"{value}{unit}"
+
+
+def provisioned_text(provisioning: dict) -> str:
+    """Provisioned since when, or "not verified yet"; plus the latest verify run when it failed."""
+    at = provisioning.get("provisioned_at")
+    last = provisioning.get("last_verification")
+    text = f"[green]yes[/], since {when(at)}" if at else "[yellow]not verified yet[/]"
+    if last and not last.get("ok"):
+        text += f"; last verify {when(last['at'])} [red]FAILED[/] ({', '.join(last.get('failed', []))})"
+    elif last and not at:
+        text += f"; last verify {when(last['at'])} passed, before the keys changed"
+    return text
 
 
 def render(health: dict) -> Panel:
@@ -62,6 +76,7 @@ def render(health: dict) -> Panel:
             f"{_fmt(last.get('temperature_c'), ' °C')}",
         )
     figures.add_row("open alerts", str(health.get("open_alerts", 0)))
+    figures.add_row("provisioned", provisioned_text(health.get("provisioning") or {}))
     eui = health.get("dev_eui")
     title = f"{health['name']} ({eui})" if health.get("name") else str(eui)
     return Panel(

@@ -194,7 +194,7 @@ def verify_cmd(
     token: str | None = TokenOpt,
 ) -> None:
     """Run the node's self-test and the tool's checks; report pass/fail per check, then to the fleet."""
-    from tools.nodetool.verify import verify
+    from tools.nodetool.verify import fleet_state, verify
 
     port = choose_port(port)
     api = Fleet(fleet, token) if fleet else None
@@ -206,7 +206,7 @@ def verify_cmd(
             api.close()
     _print_checks(result)
     if result.reported:
-        console.print("reported to the fleet" + (": device marked provisioned" if result.ok else ""))
+        console.print(fleet_state(result))
     if not result.ok:
         console.print("[bold red]verify FAILED[/]")
         raise typer.Exit(1)
@@ -231,6 +231,7 @@ def setup_cmd(
 ) -> None:
     """The whole chain for the daily batch: flash if needed, deploy, provision, verify, label."""
     from tools.nodetool.setup import StepFailed, setup
+    from tools.nodetool.verify import fleet_state
 
     port = choose_port(port)
     with Fleet(fleet, token) as api, _bar() as bar:
@@ -253,9 +254,11 @@ def setup_cmd(
         except StepFailed as exc:
             if exc.result is not None and exc.result.verified is not None:
                 _print_checks(exc.result.verified)
+                console.print(fleet_state(exc.result.verified))
             raise
     _print_deployed(result.deployed)
     _print_checks(result.verified)
+    console.print(fleet_state(result.verified))
     _print_provisioned(result.provisioned, next_step="")
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     console.print(

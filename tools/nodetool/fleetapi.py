@@ -1,18 +1,30 @@
 """The fleet manager's REST API (/api/v1) as the node tool uses it, with errors a technician can act on.
 
-Only this module speaks HTTP to the fleet. "Provisioned" is recorded with the API that exists today:
-the device carries the tag `provisioning` from creation until verify passes, then `provisioned`, and
-every verify run leaves a maintenance note with its checks (see README: a dedicated endpoint is wanted).
+Only this module speaks HTTP to the fleet. Whether a device is provisioned is the fleet's fact: each verify
+run goes to `POST /devices/{eui}/verifications`, and the device JSON's `provisioned_at` is set by the
+first passing run (cleared by new keys).
 """
 
 from __future__ import annotations
+
+from importlib import metadata
+from typing import TYPE_CHECKING
 
 import httpx
 
 from tools.nodetool.errors import FleetAuthError, FleetError, FleetUnreachableError, RoleError
 
-TAG_PENDING = "provisioning"
-TAG_DONE = "provisioned"
+if TYPE_CHECKING:
+    from tools.nodetool.verify import VerifyResult
+
+MAX_DETAIL = 500  # the fleet refuses longer check details (422): the tool shortens them
+
+
+def tool_version() -> str:
+    try:
+        return f"kumpel-node {metadata.version('kumpel')}"
+    except metadata.PackageNotFoundError:  # running from a checkout that was not installed
+        return "kumpel-node (checkout)"
 
 
 class Fleet:
@@ -64,11 +76,19 @@ class Fleet:
     def rotate_key(self, dev_eui: str) -> dict:
         return self._call("POST", f"/devices/{dev_eui}/keys").json()
 
-    def set_tags(self, dev_eui: str, tags: list[str]) -> dict:
-        return self._call("PATCH", f"/devices/{dev_eui}", json={"tags": tags}).json()
-
-    def add_note(self, dev_eui: str, text: str) -> dict:
-        return self._call("POST", f"/devices/{dev_eui}/notes", json={"text": text[:2000]}, ok=(201,)).json()
+    def report_verification(self, dev_eui: str, result: VerifyResult) -> dict | None:
+        """Store one verify run in the fleet: every check with its pass/fail; the fleet decides whether
+        the device is now provisioned. Returns the stored run with the device's `provisioned_at`, or None
+        when the fleet has no such device."""
+        body = {
+            "checks": [
+                {"name": c.name, "ok": c.ok, "detail": _shorten(c.detail, MAX_DETAIL)} for c in result.checks
+            ],
+            "micropython": result.micropython[:120],
+            "tool": tool_version(),
+        }
+        r = self._call("POST", f"/devices/{dev_eui}/verifications", json=body, ok=(201, 404))
+        return r.json() if r.status_code == 201 else None
 
     def config(self, dev_eui: str) -> dict:
         return self._call("GET", f"/devices/{dev_eui}/config").json()
@@ -79,11 +99,9 @@ class Fleet:
             raise FleetError(f"the fleet has no device {dev_eui}", "Check the DevEUI on the node's label.")
         return r.json()
 
-    def mark(self, device: dict, *, verified: bool) -> dict:
-        """Move the device's tags to `provisioned` (verified) or back to `provisioning`."""
-        tags = [t for t in device.get("tags", []) if t not in (TAG_PENDING, TAG_DONE)]
-        tags.append(TAG_DONE if verified else TAG_PENDING)
-        return self.set_tags(device["dev_eui"], tags)
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _detail(r: httpx.Response) -> str:

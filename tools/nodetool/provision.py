@@ -3,8 +3,9 @@
 The fleet is the source of truth for identity; the node's `provision.json` (docs/CONTRACTS.md §3) is a
 copy. Re-running is safe: a node that already holds its keys keeps them. The fleet shows the AppKey only
 when it creates or rotates it, so a device that exists in the fleet but whose keys this node lacks is
-re-keyed only while it is still unverified (tag `provisioning`: no node in the field uses those keys) or
-with --rotate-keys; otherwise the tool refuses, because the keys belong to a node that passed verify.
+re-keyed only while it is not provisioned (the fleet's `provisioned_at` is empty: no node passed verify
+with those keys) or with --rotate-keys; otherwise the tool refuses, because the keys belong to a node that
+passed verify. New keys clear `provisioned_at` in the fleet: the node must pass verify again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import segno
 from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
 from tools.nodetool.board import Board
 from tools.nodetool.errors import KeysConflictError, NodeToolError, ProvisionFileError
-from tools.nodetool.fleetapi import TAG_DONE, TAG_PENDING, Fleet
+from tools.nodetool.fleetapi import Fleet
 
 PROVISION_FILE = "provision.json"
 CONFIG_FILE = "config.json"
@@ -147,13 +148,12 @@ def provision(
                 "board": profile.board,
                 "ultrasonic": profile.ultrasonic,
                 "climate": profile.climate,
-                "tags": [TAG_PENDING],
             }
         )
         action, app_key = "created", device["app_key"]
     elif held_eui == device["dev_eui"] and not rotate_keys:
         action, app_key = "kept", held["app_key"].upper()
-    elif rotate_keys or TAG_DONE not in device.get("tags", []):
+    elif rotate_keys or not device.get("provisioned_at"):
         device = fleet.rotate_key(device["dev_eui"])
         action, app_key = "rotated", device["app_key"]
     else:
@@ -177,8 +177,6 @@ def provision(
         raise NodeToolError(
             f"the fleet's record for {doc['dev_eui']} gives an invalid provisioning file: {bad}"
         )
-    if action != "kept" or TAG_DONE not in device.get("tags", []):
-        device = fleet.mark(device, verified=False)  # new keys: the node must pass verify again
     try:
         if board.read_json(PROVISION_FILE) != doc:
             board.write_json(PROVISION_FILE, doc)
@@ -186,10 +184,9 @@ def provision(
         if cfg is not None and board.read_json(CONFIG_FILE) is None:
             board.write_json(CONFIG_FILE, cfg)
     except NodeToolError as exc:
+        state = "provisioned" if device.get("provisioned_at") else "not provisioned (verify has not passed)"
         raise type(exc)(
-            f"{exc} -- the fleet has {doc['dev_eui']} marked '{TAG_PENDING}' (not in service); "
-            "re-running provision is safe",
-            exc.hint,
+            f"{exc} -- the fleet has {doc['dev_eui']} as {state}; re-running provision is safe", exc.hint
         ) from exc
     return ProvisionResult(doc["dev_eui"], action, doc, tr005(device, tr005_profile_id), notes)
 

@@ -2,14 +2,16 @@
 
 The firmware knows its sensors and modem (`node.selftest.run()` prints one `SELFTEST {json}` line,
 docs/CONTRACTS.md §3); the tool checks what it wrote (the provisioning file) and what it can measure
-from outside (free flash and RAM). Only a full pass moves the fleet device from `provisioning` to
-`provisioned`; every run leaves a maintenance note in the fleet so the depot's history is complete.
+from outside (free flash and RAM). Every run is reported to the fleet (POST /devices/{eui}/verifications)
+with its checks, so the depot's history is complete; the fleet counts the device as provisioned from the
+first full pass on (`provisioned_at`), and a later failure is kept as the latest result without undoing it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tools.nodetool.board import Board
 from tools.nodetool.errors import BoardError, NodeToolError
@@ -42,6 +44,7 @@ class VerifyResult:
     reported: bool = False
     log: list[str] = field(default_factory=list)
     micropython: str = ""
+    provisioned_at: str | None = None  # the fleet's answer to the report (ISO time; None: not provisioned)
 
     @property
     def ok(self) -> bool:
@@ -102,7 +105,7 @@ def run_checks(board: Board) -> VerifyResult:
 
 
 def verify(board: Board, fleet: Fleet | None = None) -> VerifyResult:
-    """Run every check; then, with a fleet, mark the device (provisioned only on a full pass) and note it."""
+    """Run every check; then, with a fleet, report the run (the fleet decides whether it is provisioned)."""
     result = run_checks(board)
     if fleet is None:
         return result
@@ -111,15 +114,32 @@ def verify(board: Board, fleet: Fleet | None = None) -> VerifyResult:
             "cannot report to the fleet: the node has no valid provisioning file",
             "Run `kumpel node provision` first.",
         )
-    device = fleet.get_device(result.dev_eui)
-    if device is None:
+    stored = fleet.report_verification(result.dev_eui, result)
+    if stored is None:
         result.checks.append(Check("fleet_record", False, f"the fleet has no device {result.dev_eui}"))
         return result
-    result.checks.append(Check("fleet_record", True, device.get("name") or result.dev_eui))
-    fleet.mark(device, verified=result.ok)
-    lines = [f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in result.checks]
-    verdict = "passed" if result.ok else f"FAILED ({', '.join(c.name for c in result.failed)})"
-    head = f"kumpel node verify {verdict} (MicroPython {result.micropython})"
-    fleet.add_note(result.dev_eui, head + "\n" + "\n".join(lines))
+    result.checks.append(Check("fleet_record", True, f"run #{stored['id']} stored"))
     result.reported = True
+    result.provisioned_at = stored.get("provisioned_at")
     return result
+
+
+def fleet_state(result: VerifyResult) -> str:
+    """One line on what the fleet now says about the device, for the terminal."""
+    if not result.reported:
+        return "not reported to the fleet"
+    if result.provisioned_at is None:
+        return "reported to the fleet: not provisioned yet (no verify has passed with these keys)"
+    since = when(result.provisioned_at)
+    if result.ok:
+        return f"reported to the fleet: provisioned since {since}"
+    return f"reported to the fleet: this failure is recorded; provisioned since {since} (an earlier pass)"
+
+
+def when(iso: str) -> str:
+    """An ISO time from the fleet as 'YYYY-MM-DD HH:MM UTC' (as sent, if it does not parse)."""
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -8,15 +8,32 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from fleet.api.deps import AdapterDep, Admin, SessionDep, SettingsDep, Technician, Viewer, device_or_404
-from fleet.models import Device, Event, Group, GroupMember, MaintenanceNote, Reading, Uplink, utcnow
-from fleet.services import provisioning
+from fleet.models import (
+    Device,
+    Event,
+    Group,
+    GroupMember,
+    MaintenanceNote,
+    Reading,
+    Uplink,
+    Verification,
+    utcnow,
+)
+from fleet.services import provisioning, verification
 from fleet.services.provisioning import DeviceIn, ProvisioningError
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
 
+class LastVerification(BaseModel):
+    at: datetime
+    ok: bool
+    failed: list[str]  # names of the failed checks
+
+
 class DevicePublic(BaseModel):
-    """A node as the API shows it: never the AppKey."""
+    """A node as the API shows it: never the AppKey. `provisioned_at` is None until verify passes;
+    `last_verification` is the newest verify run, passed or not (None: never verified)."""
 
     dev_eui: str
     join_eui: str
@@ -37,6 +54,16 @@ class DevicePublic(BaseModel):
     last_seen_at: datetime | None
     health_status: str
     health_reasons: list
+    provisioned_at: datetime | None
+    last_verification: LastVerification | None
+
+
+def _row(device: Device, groups: list[str], last: Verification | None) -> dict:
+    return {
+        **device.model_dump(exclude={"app_key_enc"}),
+        "groups": groups,
+        "last_verification": verification.summary(last),
+    }
 
 
 class DeviceCreated(DevicePublic):
@@ -50,7 +77,7 @@ def public(session, device: Device, extra: dict | None = None) -> dict:  # noqa:
         .where(GroupMember.device_id == device.id)
         .order_by(col(GroupMember.position))
     ).all()
-    return {**device.model_dump(exclude={"app_key_enc"}), "groups": list(groups), **(extra or {})}
+    return {**_row(device, list(groups), verification.latest(session, device.id)), **(extra or {})}
 
 
 def _fail(exc: ProvisioningError):  # noqa: ANN202
@@ -64,10 +91,12 @@ def list_devices(
     q: str = "",
     group: str = "",
     status: str = "",
+    provisioned: bool | None = Query(None, description="true: verify has passed; false: not yet"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ) -> list[dict]:
-    query = select(Device)
+    # Each device with its newest verification in the same query (no query per device).
+    query = select(Device, Verification).outerjoin(Verification, verification.is_latest())
     if q:
         like = f"%{q}%"
         query = query.where(
@@ -81,8 +110,12 @@ def list_devices(
         )
     if status:
         query = query.where(Device.health_status == status)
+    if provisioned is not None:
+        query = query.where(
+            col(Device.provisioned_at).is_not(None) if provisioned else col(Device.provisioned_at).is_(None)
+        )
     rows = session.exec(query.order_by(col(Device.dev_eui)).offset(offset).limit(limit)).all()
-    groups: dict[int, list[str]] = {d.id: [] for d in rows}
+    groups: dict[int, list[str]] = {d.id: [] for d, _ in rows}
     for device_id, name in session.exec(  # one query for all rows' groups, not one per device
         select(GroupMember.device_id, Group.name)
         .join(Group, col(Group.id) == GroupMember.group_id)
@@ -90,7 +123,7 @@ def list_devices(
         .order_by(col(GroupMember.position))
     ).all():
         groups[device_id].append(name)
-    return [{**d.model_dump(exclude={"app_key_enc"}), "groups": groups[d.id]} for d in rows]
+    return [_row(d, groups[d.id], last) for d, last in rows]
 
 
 @router.post("", response_model=DeviceCreated, status_code=201)

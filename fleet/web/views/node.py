@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from fleet.services import verification
 from fleet.services.health import node_health
 from fleet.web import charts, fleetdata, queries, wording
 from fleet.web.i18n import Translator, as_utc
@@ -110,6 +111,17 @@ def _config_rows(t: Translator, cfg: dict) -> list[dict]:
             status, css = t("config.in_sync"), "good"
         rows.append({"name": name, "desired": desired, "applied": applied, "status": status, "css": css})
     return rows
+
+
+def _provisioning(db, device) -> dict:  # noqa: ANN001
+    """Provisioned since when (None: not verified yet) and the newest verify run with every check."""
+    last = verification.latest(db, device.id)
+    return {
+        "since": device.provisioned_at,
+        "last": None
+        if last is None
+        else {"time": last.created_at, "ok": last.ok, "author": last.author or "–", "checks": last.checks},
+    }
 
 
 def _downlinks(t: Translator, downlinks: list) -> list[dict]:
@@ -235,6 +247,7 @@ def node_page(
                 "downlinks": _downlinks(t, queries.open_downlinks(db, device.id)),
             },
             "events": _events(t, db, device.id, now),
+            "provisioning": _provisioning(db, device),
             "maintenance": [
                 {"time": n.created_at, "author": n.author, "text": n.text}
                 for n in queries.maintenance_notes(db, device.id)

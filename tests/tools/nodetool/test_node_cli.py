@@ -39,7 +39,8 @@ def test_setup_chain_on_the_virtual_board(vboard, fleet_server, tech_token, test
         f"{fleet_server.url}/api/v1/devices/{doc['dev_eui']}",
         headers={"Authorization": f"Bearer {tech_token}"},
     ).json()
-    assert "provisioned" in device["tags"]
+    assert device["provisioned_at"] is not None and device["last_verification"]["ok"] is True
+    assert "reported to the fleet: provisioned since" in r.output
     print(f"setup on the virtual board: {seconds:.2f} s")  # reported in the README
     assert seconds < 20
 
@@ -52,6 +53,7 @@ def test_setup_chain_on_the_virtual_board(vboard, fleet_server, tech_token, test
 
     check = _run("check", doc["dev_eui"], "--fleet", fleet_server.url, "--token", tech_token)
     assert check.exit_code == 0 and "no uplink received yet" in check.output
+    assert "provisioned" in check.output and "yes, since" in check.output
 
 
 def test_setup_stops_at_the_failing_step_with_what_to_do(vboard, fleet_server, test_firmware):

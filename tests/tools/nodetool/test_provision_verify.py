@@ -16,7 +16,7 @@ from tools.nodetool.errors import (
     ProvisionFileError,
     RoleError,
 )
-from tools.nodetool.fleetapi import TAG_DONE, TAG_PENDING, Fleet
+from tools.nodetool.fleetapi import Fleet
 from tools.nodetool.provision import NodeProfile, problems, provision
 from tools.nodetool.verify import verify
 
@@ -29,11 +29,14 @@ def _device(fleet_server, token: str, dev_eui: str) -> dict:
     return r.json()
 
 
-def _notes(fleet_server, token: str, dev_eui: str) -> list[str]:
+def _verifications(fleet_server, token: str, dev_eui: str) -> list[dict]:
+    """The verify runs the fleet stored for the device, newest first."""
     r = httpx.get(
-        f"{fleet_server.url}/api/v1/devices/{dev_eui}/notes", headers={"Authorization": f"Bearer {token}"}
+        f"{fleet_server.url}/api/v1/devices/{dev_eui}/verifications",
+        headers={"Authorization": f"Bearer {token}"},
     )
-    return [n["text"] for n in r.json()]
+    r.raise_for_status()
+    return r.json()
 
 
 def test_provision_new_then_rerun_keeps_keys_then_verify_marks_provisioned(
@@ -56,7 +59,8 @@ def test_provision_new_then_rerun_keeps_keys_then_verify_marks_provisioned(
         )
         assert first.label == f"LW:D0:{doc['join_eui']}:{doc['dev_eui']}:00000000"
         assert doc["app_key"] not in first.label
-        assert TAG_PENDING in _device(fleet_server, tech_token, first.dev_eui)["tags"]
+        created = _device(fleet_server, tech_token, first.dev_eui)
+        assert created["provisioned_at"] is None and created["tags"] == []  # not provisioned until verify
 
         again = provision(board, fleet)  # re-run: same node, same identity, keys kept
         assert again.action == "kept" and json.loads(provision_file.read_text()) == doc
@@ -72,8 +76,13 @@ def test_provision_new_then_rerun_keeps_keys_then_verify_marks_provisioned(
     names = [c.name for c in result.checks]
     assert names[:1] == ["provision_file"] and {"modem_deveui", "free_ram", "fleet_record"} <= set(names)
     device = _device(fleet_server, tech_token, first.dev_eui)
-    assert TAG_DONE in device["tags"] and TAG_PENDING not in device["tags"]
-    assert _notes(fleet_server, tech_token, first.dev_eui)[0].startswith("kumpel node verify passed")
+    assert device["provisioned_at"] is not None and result.provisioned_at == device["provisioned_at"]
+    assert device["last_verification"]["ok"] is True and device["tags"] == []
+    runs = _verifications(fleet_server, tech_token, first.dev_eui)
+    assert len(runs) == 1 and runs[0]["ok"] and runs[0]["author"] == "test-technician"
+    # every board and tool check the run made, in order (fleet_record is the tool's answer to the report)
+    assert [c["name"] for c in runs[0]["checks"]] == names[:-1] and names[-1] == "fleet_record"
+    assert runs[0]["micropython"] == result.micropython and runs[0]["tool"].startswith("kumpel-node")
 
 
 def test_failed_verify_leaves_device_marked_unprovisioned(vboard, fleet_server, tech_token, test_firmware):
@@ -84,8 +93,56 @@ def test_failed_verify_leaves_device_marked_unprovisioned(vboard, fleet_server, 
         deploy_mod.deploy(board, sources=test_firmware)
         result = verify(board, fleet)
     assert not result.ok and [c.name for c in result.failed] == ["modem_deveui"]
-    assert TAG_PENDING in _device(fleet_server, tech_token, created.dev_eui)["tags"]
-    assert "FAILED (modem_deveui)" in _notes(fleet_server, tech_token, created.dev_eui)[0]
+    assert result.reported and result.provisioned_at is None
+    device = _device(fleet_server, tech_token, created.dev_eui)
+    assert device["provisioned_at"] is None
+    assert device["last_verification"]["ok"] is False and device["last_verification"]["failed"] == [
+        "modem_deveui"
+    ]
+    [run] = _verifications(fleet_server, tech_token, created.dev_eui)
+    assert {c["name"]: c["detail"] for c in run["checks"] if not c["ok"]} == {"modem_deveui": "no answer"}
+
+
+def test_a_failure_after_a_pass_is_recorded_and_the_device_stays_provisioned(
+    vboard, fleet_server, tech_token, test_firmware
+):
+    with Fleet(fleet_server.url, tech_token) as fleet, Board.open(vboard.path) as board:
+        created = provision(board, fleet, new=True)
+        deploy_mod.deploy(board, sources=test_firmware)
+        passed = verify(board, fleet)
+        (vboard.folder / "selftest_fail.txt").write_text("climate")
+        failed = verify(board, fleet)
+    assert passed.ok and not failed.ok and failed.reported
+    assert failed.provisioned_at == passed.provisioned_at is not None
+    device = _device(fleet_server, tech_token, created.dev_eui)
+    assert device["provisioned_at"] == passed.provisioned_at
+    assert device["last_verification"]["failed"] == ["climate"]
+    assert [r["ok"] for r in _verifications(fleet_server, tech_token, created.dev_eui)] == [False, True]
+
+
+def test_verify_of_a_node_the_fleet_does_not_know(vboard, fleet_server, tech_token, test_firmware):
+    (vboard.folder / "provision.json").write_text(
+        json.dumps(
+            {
+                "v": 1,
+                "dev_eui": "70B3D57ED00F0F0F",
+                "join_eui": "0000000000000000",
+                "app_key": "00112233445566778899AABBCCDDEEFF",
+                "band": 4,
+                "board": "devkit_rak3172",
+                "ultrasonic": "a02yyuw",
+                "climate": "shtc3",
+                "name": "",
+            }
+        )
+    )
+    with Fleet(fleet_server.url, tech_token) as fleet, Board.open(vboard.path) as board:
+        deploy_mod.deploy(board, sources=test_firmware)
+        result = verify(board, fleet)
+    assert not result.ok and not result.reported
+    assert [(c.name, c.detail) for c in result.failed] == [
+        ("fleet_record", "the fleet has no device 70B3D57ED00F0F0F")
+    ]
 
 
 def test_verify_without_firmware_says_deploy(vboard, fleet_server, tech_token):
@@ -109,7 +166,9 @@ def test_other_node_cannot_take_a_verified_device_without_rotate(
         assert not (vboard.folder / "provision.json").exists()
         rotated = provision(board, fleet, dev_eui=first.dev_eui, rotate_keys=True)
     assert rotated.action == "rotated"
-    assert TAG_PENDING in _device(fleet_server, tech_token, first.dev_eui)["tags"]  # must verify again
+    device = _device(fleet_server, tech_token, first.dev_eui)
+    assert device["provisioned_at"] is None  # new keys: must verify again
+    assert device["last_verification"]["ok"] is True  # the run before the new keys is still visible
 
 
 def test_unverified_device_is_rekeyed_on_rerun_after_a_lost_file(vboard, fleet_server, tech_token):
