@@ -26,10 +26,12 @@ browser:
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: setup
 	$(BIN)/kumpel demo

@@ -77,8 +77,10 @@ def test_csv_import_takes_a_vendor_sized_list(client, tech, db):
     """A list of 1,500 devices is far over the event body limit, and must still import (its own limit)."""
     header = CSV.splitlines()[0]
     template = CSV.splitlines()[1]
-    rows = [template.replace("70B3D57ED0000001", f"70B3D57ED1{i:06X}").replace("Bin 1", f"Bin {i}")
-            for i in range(1500)]
+    rows = [
+        template.replace("70B3D57ED0000001", f"70B3D57ED1{i:06X}").replace("Bin 1", f"Bin {i}")
+        for i in range(1500)
+    ]
     body = header + "\n" + "\n".join(rows) + "\n"
     assert len(body) > 64 * 1024
     r = client.post("/api/v1/devices/import", content=body, headers={**tech, "Content-Type": "text/csv"})

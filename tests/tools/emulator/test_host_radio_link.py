@@ -130,8 +130,11 @@ def test_barrier_holds_every_node_until_released(link):
     assert node.ask(op="sleep", dev_eui=a, time_us=1000, sleep_ms=10_000, awake_ms=1, tx_ms=0)["continue"]
     assert not host.clock.at_barrier()
     got = []
-    t = threading.Thread(target=lambda: got.append(
-        node.ask(op="sleep", dev_eui=a, time_us=11_000_000, sleep_ms=60_000, awake_ms=1, tx_ms=0)))
+    t = threading.Thread(
+        target=lambda: got.append(
+            node.ask(op="sleep", dev_eui=a, time_us=11_000_000, sleep_ms=60_000, awake_ms=1, tx_ms=0)
+        )
+    )
     t.start()
     t.join(0.3)
     assert got == [] and host.clock.at_barrier()

@@ -9,7 +9,7 @@ from tools.emulator.scenario import loads
 
 
 def test_offline_run_queues_the_scenario_settings_as_a_config_downlink():
-    sc = loads('[nodes.b]\nconfig = { meas_interval_min = 10, batch_size = 4 }\nbin = { height_cm = 95 }\n')
+    sc = loads("[nodes.b]\nconfig = { meas_interval_min = 10, batch_size = 4 }\nbin = { height_cm = 95 }\n")
     emu = Emulation(sc)
     try:
         (item,) = emu.ns.queue(sc.nodes[0].dev_eui)
