@@ -7,7 +7,7 @@ API shows. Secrets (AppKey, tokens) only ever live here encrypted or hashed.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -193,6 +193,15 @@ class Downlink(SQLModel, table=True):
 
 
 class Rollout(SQLModel, table=True):
+    __table_args__ = (  # one unfinished rollout per group (migration 0003)
+        Index(
+            "ux_rollout_unfinished_group",
+            "group_id",
+            unique=True,
+            sqlite_where=text("state IN ('running', 'halted')"),
+            postgresql_where=text("state IN ('running', 'halted')"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     group_id: int = Field(foreign_key="device_group.id")
     settings: dict = _json({})

@@ -7,6 +7,7 @@ failures than the threshold halts the rollout before the next batch goes out.
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from fleet.models import Device, Downlink, Event, Group, GroupMember, Rollout, RolloutNode, utcnow
@@ -62,13 +63,7 @@ def create(
     session.exec(select(Group.id).where(Group.id == group.id).with_for_update()).first()
     busy = unfinished_for(session, group)
     if busy is not None:
-        raise RolloutError(
-            f"group {group.name!r} already has rollout {busy.id} ({busy.state}): resume or abort it first",
-            "group_busy",
-            group=group.name,
-            id=busy.id,
-            state=busy.state,
-        )
+        raise _group_busy(group, busy)
     members = session.exec(
         select(GroupMember.device_id)
         .where(GroupMember.group_id == group.id)
@@ -80,12 +75,31 @@ def create(
         group_id=group.id, settings=clean, batch_size=batch_size, failure_threshold_pct=failure_threshold_pct
     )
     session.add(ro)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # SQLite has no row lock: a concurrent start passed the check too, and the partial unique index
+        # (migration 0003) stopped this one. Nothing of ours is written yet, so roll back and refuse.
+        session.rollback()
+        busy = unfinished_for(session, group)
+        if busy is None:
+            raise
+        raise _group_busy(group, busy) from None
     for i, device_id in enumerate(members):
         session.add(RolloutNode(rollout_id=ro.id, device_id=device_id, batch_no=i // batch_size))
     session.flush()
     _start_batch(session, ro, 0, cfg)
     return ro
+
+
+def _group_busy(group: Group, busy: Rollout) -> RolloutError:
+    return RolloutError(
+        f"group {group.name!r} already has rollout {busy.id} ({busy.state}): resume or abort it first",
+        "group_busy",
+        group=group.name,
+        id=busy.id,
+        state=busy.state,
+    )
 
 
 def _start_batch(session: Session, ro: Rollout, batch_no: int, cfg: Settings) -> None:

@@ -1,7 +1,11 @@
 """Staged rollouts through the API: batches, the failure threshold that halts, resume and abort."""
 
+import pytest
 from fleet_helpers import add_device, cs_up, post_up
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
+from fleet import db as fleet_db
 from protocols import codec
 
 BATCH_SIZE_ID = 2
@@ -86,3 +90,70 @@ def test_one_unfinished_rollout_per_group(client, tech, lns):
     client.post(f"/api/v1/rollouts/{first['id']}/abort", headers=tech)
     r = client.post("/api/v1/rollouts", json={**body, "settings": {"batch_size": 3}}, headers=tech)
     assert r.status_code == 201 and r.json()["state"] == "running"
+
+
+def test_the_database_refuses_a_second_unfinished_rollout(client, tech, lns, monkeypatch):
+    """SQLite has no row lock, so two simultaneous starts (a double-click) can both pass the service's
+    check; the partial unique index of migration 0003 stops the second, which gets the same clear 400,
+    and the service keeps serving from the same session."""
+    from fleet.services import rollout as rollout_service
+
+    _group(client, tech, 2)
+    body = {"group": "nord", "settings": {"batch_size": 2}, "batch_size": 1}
+    first = client.post("/api/v1/rollouts", json=body, headers=tech).json()
+    real = rollout_service.unfinished_for
+    calls = []
+
+    def racing(session, group):  # noqa: ANN001, ANN202 - the check runs before the other start commits
+        calls.append(group.name)
+        return None if len(calls) == 1 else real(session, group)
+
+    monkeypatch.setattr(rollout_service, "unfinished_for", racing)
+    r = client.post("/api/v1/rollouts", json={**body, "settings": {"batch_size": 3}}, headers=tech)
+    assert r.status_code == 400, r.text
+    assert f"already has rollout {first['id']} (running)" in r.json()["detail"]
+    assert len(calls) == 2  # refused by the index, then explained from the committed rollout
+    monkeypatch.undo()
+    rows = client.get("/api/v1/rollouts", headers=tech).json()
+    assert [ro["id"] for ro in rows] == [first["id"]]
+
+
+def test_migration_0003_keeps_the_newest_unfinished_rollout_per_group(tmp_path):
+    """Databases from before the rule may hold several unfinished rollouts of one group: the upgrade keeps
+    the newest, aborts the older ones with a reason, and leaves other groups and finished ones alone."""
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    fleet_db.migrate(engine, "0002")
+    now = "2026-11-01 08:00:00.000000"
+    with engine.begin() as c:
+        for gid, name in ((1, "nord"), (2, "sued")):
+            c.execute(
+                text(
+                    "INSERT INTO device_group (id, name, description, config, created_at)"
+                    " VALUES (:id, :name, '', '{}', :now)"
+                ),
+                {"id": gid, "name": name, "now": now},
+            )
+        for rid, gid, state in ((1, 1, "running"), (2, 1, "halted"), (3, 1, "completed"), (4, 2, "running")):
+            c.execute(
+                text(
+                    "INSERT INTO rollout (id, group_id, settings, batch_size, failure_threshold_pct, state,"
+                    " current_batch, created_at, updated_at) VALUES (:id, :gid, '{}', 1, 20, :state, 0,"
+                    " :now, :now)"
+                ),
+                {"id": rid, "gid": gid, "state": state, "now": now},
+            )
+    fleet_db.migrate(engine)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT id, state, halt_reason FROM rollout ORDER BY id")).all()
+    states = [(r.id, r.state) for r in rows]
+    assert states == [(1, "aborted"), (2, "halted"), (3, "completed"), (4, "running")]
+    assert "superseded" in rows[0].halt_reason and rows[1].halt_reason is None
+    with pytest.raises(IntegrityError), engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO rollout (group_id, settings, batch_size, failure_threshold_pct, state,"
+                " current_batch, created_at, updated_at) VALUES (2, '{}', 1, 20, 'running', 0, :now, :now)"
+            ),
+            {"now": now},
+        )

@@ -170,7 +170,7 @@ def test_upgrade_from_0001_keeps_data_and_turns_the_workaround_tags_into_provisi
             ),
             {"at": passed.strftime("%Y-%m-%d %H:%M:%S.%f"), "later": "2026-11-03 10:00:00.000000"},
         )
-    fleet_db.migrate(engine)  # to head, as `kumpel fleet serve` does at start-up
+    fleet_db.migrate(engine, "0002")  # the step under test (head is newer)
 
     with engine.connect() as c:
         rows = c.execute(text("SELECT dev_eui, name, tags, provisioned_at FROM device ORDER BY id")).all()
