@@ -8,6 +8,7 @@ sees one consistent clock.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import socketserver
@@ -29,6 +30,9 @@ class SimClock:
 
     A node waiting to wake at `wake_us` is released when `wake_us <= min(time of every node) + lookahead`.
     With `speed` set, simulated time also may not run ahead of wall time × speed (the demo's pace).
+    Each sleeper waits on its own event, kept in a heap by wake time, and only the ones that may go now
+    are woken: a shared condition with notify_all woke every sleeper on every message, which made 1,000
+    nodes cost O(N²) per step in the host process.
     """
 
     def __init__(self, end_us: int, *, lookahead_us: int = 60_000_000, speed: float | None = None):
@@ -36,45 +40,67 @@ class SimClock:
         self.lookahead_us = lookahead_us
         self.speed = speed
         self._times: dict[str, int] = {}
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._t0 = time.monotonic()
         self._stopped = False
         self._waiting: dict[str, int] = {}
+        self._sleepers: list[tuple[int, int, threading.Event]] = []  # heap of (wake_us, seq, event)
+        self._seq = 0
         self.barrier_us: int | None = None  # nobody wakes past this until release(): lets tests act mid-run
+
+    def _limit_us(self) -> int:
+        """The latest wake time that may go now (call with the lock held)."""
+        limit = (min(self._times.values()) if self._times else self.end_us) + self.lookahead_us
+        paced = self.paced_now_us()
+        if paced is not None:
+            limit = min(limit, paced)
+        if self.barrier_us is not None:
+            limit = min(limit, self.barrier_us)
+        return limit
+
+    def _wake_ready(self) -> None:
+        """Release every sleeper whose turn has come (call with the lock held)."""
+        if not self._sleepers:
+            return
+        limit = self._limit_us()
+        while self._sleepers and self._sleepers[0][0] <= limit:
+            heapq.heappop(self._sleepers)[2].set()
 
     def expect(self, dev_eui: str, t_us: int = 0) -> None:
         """Count a node that is about to start, so nobody runs ahead of it before it connects."""
-        with self._cond:
+        with self._lock:
             self._times[dev_eui] = t_us
 
     def observe(self, dev_eui: str, t_us: int) -> None:
-        with self._cond:
-            if dev_eui in self._times:
-                self._times[dev_eui] = max(self._times[dev_eui], t_us)
-                self._cond.notify_all()
+        with self._lock:
+            if dev_eui in self._times and t_us > self._times[dev_eui]:
+                self._times[dev_eui] = t_us
+                self._wake_ready()
 
     def retire(self, dev_eui: str) -> None:
-        with self._cond:
+        with self._lock:
             self._times.pop(dev_eui, None)
-            self._cond.notify_all()
+            self._wake_ready()
 
     def stop(self) -> None:
-        with self._cond:
+        with self._lock:
             self._stopped = True
-            self._cond.notify_all()
+            for _wake, _seq, ev in self._sleepers:
+                ev.set()
+            self._sleepers.clear()
 
     def hold(self, barrier_us: int) -> None:
-        with self._cond:
+        with self._lock:
             self.barrier_us = barrier_us
 
     def release(self) -> None:
-        with self._cond:
+        with self._lock:
             self.barrier_us = None
-            self._cond.notify_all()
+            self._wake_ready()
 
     def at_barrier(self) -> bool:
         """True when every node still running is asleep waiting to wake past the barrier."""
-        with self._cond:
+        with self._lock:
             return (
                 self.barrier_us is not None
                 and bool(self._times)
@@ -88,33 +114,35 @@ class SimClock:
 
     @property
     def now_us(self) -> int:
-        with self._cond:
+        with self._lock:
             return min(self._times.values()) if self._times else self.end_us
 
     def wait_turn(self, dev_eui: str, wake_us: int) -> bool:
         """Block until the node may wake at `wake_us`; False when the run is over for it."""
-        with self._cond:
+        ev = threading.Event()
+        with self._lock:
             if wake_us >= self.end_us or self._stopped:
                 return False
             self._times[dev_eui] = wake_us
             self._waiting[dev_eui] = wake_us
-            self._cond.notify_all()
-            try:
-                while True:
-                    if self._stopped:
-                        return False
-                    horizon = min(self._times.values()) + self.lookahead_us
-                    paced = self.paced_now_us()
-                    if (
-                        wake_us <= horizon
-                        and (paced is None or wake_us <= paced)
-                        and (self.barrier_us is None or wake_us <= self.barrier_us)
-                    ):
-                        return True
-                    timeout = None if paced is None else max(0.01, (wake_us - paced) / 1e6 / self.speed)
-                    self._cond.wait(timeout=min(timeout, 0.5) if timeout is not None else 1.0)
-            finally:
+            self._seq += 1
+            heapq.heappush(self._sleepers, (wake_us, self._seq, ev))
+            self._wake_ready()  # this node may have been the one everybody waited for, itself included
+        try:
+            while not ev.wait(self._poll_s(wake_us)):
+                with self._lock:  # the paced limit moves with wall time, not with messages
+                    self._wake_ready()
+            with self._lock:
+                return not self._stopped
+        finally:
+            with self._lock:
                 self._waiting.pop(dev_eui, None)
+
+    def _poll_s(self, wake_us: int) -> float:
+        paced = self.paced_now_us()
+        if paced is None:
+            return 1.0  # a safety net only: every change that can release a sleeper wakes it directly
+        return min(0.5, max(0.01, (wake_us - paced) / 1e6 / self.speed))
 
 
 @dataclass
