@@ -141,7 +141,14 @@ def token_create(role: str = typer.Option(..., help="admin | technician | viewer
 
 
 @devices_app.command("list")
-def devices_list(group: str = "", status: str = "", limit: int = 200) -> None:
+def devices_list(
+    group: str = "",
+    status: str = "",
+    provisioned: bool | None = typer.Option(
+        None, "--provisioned/--unverified", help="only nodes that passed `kumpel node verify` / never did"
+    ),
+    limit: int = 200,
+) -> None:
     from fleet.models import Device, Group, GroupMember
 
     with _db() as (session, _, _a):
@@ -154,7 +161,10 @@ def devices_list(group: str = "", status: str = "", limit: int = 200) -> None:
             )
         if status:
             q = q.where(Device.health_status == status)
-        table = Table("DevEUI", "name", "street", "health", "last seen", title="devices")
+        if provisioned is not None:
+            is_set = col(Device.provisioned_at).is_not(None)
+            q = q.where(is_set if provisioned else col(Device.provisioned_at).is_(None))
+        table = Table("DevEUI", "name", "street", "health", "last seen", "provisioned", title="devices")
         for d in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
             table.add_row(
                 d.dev_eui,
@@ -162,6 +172,7 @@ def devices_list(group: str = "", status: str = "", limit: int = 200) -> None:
                 d.street,
                 f"[{STATUS_STYLE.get(d.health_status, '')}]{d.health_status}[/]",
                 d.last_seen_at.isoformat(timespec="minutes") if d.last_seen_at else "never",
+                d.provisioned_at.date().isoformat() if d.provisioned_at else "[yellow]not verified[/]",
             )
         console.print(table)
 
@@ -398,4 +409,14 @@ def _health(dev_eui: str) -> None:
             f", pending {h['config']['pending']}, rejected {h['config']['rejected']}",
         )
         table.add_row("last reading", json.dumps(h["last_reading"]))
+        table.add_row("provisioning", _provisioning_line(h["provisioning"]))
         console.print(table)
+
+
+def _provisioning_line(p: dict) -> str:
+    last = p["last_verification"]
+    head = f"provisioned since {p['provisioned_at'][:16]}" if p["provisioned_at"] else "not verified yet"
+    if last is None:
+        return head
+    verdict = "passed" if last["ok"] else "failed: " + ", ".join(last["failed"])
+    return f"{head}; last verify {last['at'][:16]} {verdict}"

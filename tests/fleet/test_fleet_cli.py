@@ -45,13 +45,41 @@ def test_cli_token_devices_config_health(run, tmp_path):
     out = run("devices", "import", str(csv), ok=False).output  # exit 1: a row was rejected
     assert "created" in out and "rejected" in out and "16 hex" in out
     out = run("devices", "list", "--group", "mitte").output
-    assert "70B3D57ED0000101" in out and "70B3D57ED0000102" in out
+    assert "70B3D57ED0000101" in out and "70B3D57ED0000102" in out and "not verified" in out
+    assert "70B3D57ED0000101" not in run("devices", "list", "--provisioned").output
+    assert "70B3D57ED0000101" in run("devices", "list", "--unverified").output
     out = run("config", "set", "group:mitte", "meas_interval_min=30").output
     assert "2 config downlink(s) queued" in out
     assert "out_of_range" in run("config", "set", "70B3D57ED0000101", "batch_size=99", ok=False).output
     out = run("health").output
     assert "worst nodes" in out and "70B3D57ED0000101" in out
     out = run("health", "70B3D57ED0000101").output
-    assert "no uplink received yet" in out and "pending" in out
+    assert "no uplink received yet" in out and "pending" in out and "not verified yet" in out
     out = run("rollout", "create", "mitte", "batch_size=4", "--batch-size", "1").output
     assert "running" in out
+
+
+def test_cli_shows_who_passed_verify(run, tmp_path):
+    """`devices list --provisioned` and `health DEV_EUI` tell the depot which nodes passed verify."""
+    from sqlmodel import Session, create_engine, select
+
+    from fleet.models import Device
+    from fleet.services import verification
+
+    for eui, name in (("70B3D57ED0000201", "Kirche"), ("70B3D57ED0000202", "Schule")):
+        run("devices", "add", "--dev-eui", eui, "--name", name)
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with Session(engine) as session:
+        device = session.exec(select(Device).where(Device.dev_eui == "70B3D57ED0000201")).one()
+        checks = [{"name": "modem", "ok": False, "detail": "no answer"}]
+        verification.record(session, device, verification.VerificationIn(checks=checks), "depot")
+        checks = [{"name": "modem", "ok": True, "detail": "DevEUI matches"}]
+        verification.record(session, device, verification.VerificationIn(checks=checks), "depot")
+        session.commit()
+    engine.dispose()
+    out = run("devices", "list", "--provisioned").output
+    assert "70B3D57ED0000201" in out and "70B3D57ED0000202" not in out
+    out = run("devices", "list", "--unverified").output
+    assert "70B3D57ED0000202" in out and "70B3D57ED0000201" not in out
+    out = run("health", "70B3D57ED0000201").output
+    assert "provisioned since" in out and "passed" in out
