@@ -139,3 +139,21 @@ def error_page(
     t: Translator | None = None,
 ) -> HTMLResponse:
     return page(request, "error.html", {"heading": heading, "message": message}, status_code, user, t)
+
+
+def refuse_viewer(request: Request, user: Principal, t: Translator) -> HTMLResponse | None:
+    """The 403 page for a viewer on a technician page, or None for technicians and admins."""
+    if user.can_operate:
+        return None
+    return error_page(
+        request, 403, t("error.forbidden"), t("error.forbidden_text", role=t("role." + user.role)), user, t
+    )
+
+
+def refuse_post(request: Request, user: Principal, csrf: str, t: Translator) -> HTMLResponse | None:
+    """Every form that changes something passes the same two gates, role first, then the CSRF token:
+    the refusal page, or None when the POST may go through."""
+    refused = refuse_viewer(request, user, t)
+    if refused is None and not check_csrf(request, csrf):
+        refused = error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    return refused

@@ -11,9 +11,8 @@ from fastapi.responses import Response
 from fleet.models import Device
 from fleet.services import labels, provisioning
 from fleet.web import fleetdata, queries
-from fleet.web.render import check_csrf, error_page, page, require_user, translator
+from fleet.web.render import error_page, page, refuse_post, refuse_viewer, require_user, translator
 from fleet.web.session import Principal
-from fleet.web.views.tech import refuse_viewer
 
 router = APIRouter()
 
@@ -48,11 +47,9 @@ def devices_form(request: Request, user: Principal = Depends(require_user)):
 async def add_device(request: Request, user: Principal = Depends(require_user)):
     """Register one node; its AppKey is shown once, here, for flashing. A refused form comes back filled."""
     t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
     form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if (refused := refuse_post(request, user, str(form.get("csrf", "")), t)) is not None:
+        return refused
     typed = {name: str(form.get(name, "")).strip() for name in FORM_FIELDS}
     values: dict = {k: v for k, v in typed.items() if v}
     if "groups" in values:
@@ -92,11 +89,9 @@ async def import_devices(
 ):
     """A vendor's device list: every row gets its own result; a bad row never takes good rows with it."""
     t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
     form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if (refused := refuse_post(request, user, str(form.get("csrf", "")), t)) is not None:
+        return refused
     if file is None or not file.filename:
         return _devices_page(request, user, t, status_code=400, errors=[t("tech.no_file")])
     raw = await file.read(MAX_CSV_BYTES + 1)

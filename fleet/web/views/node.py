@@ -9,7 +9,7 @@ from fleet.services import verification
 from fleet.services.health import node_health
 from fleet.web import charts, fleetdata, queries, wording
 from fleet.web.i18n import Translator, as_utc
-from fleet.web.render import check_csrf, error_page, page, require_user, translator
+from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
 
 router = APIRouter()
@@ -257,22 +257,6 @@ def node_page(
     return page(request, "node.html", context, user=user, t=t)
 
 
-def _operator_post(request: Request, user: Principal, csrf: str, t: Translator):  # noqa: ANN202
-    """The refusal page for a POST that must not go through, or None when it may."""
-    if not user.can_operate:
-        return error_page(
-            request,
-            403,
-            t("error.forbidden"),
-            t("error.forbidden_text", role=t("role." + user.role)),
-            user,
-            t,
-        )
-    if not check_csrf(request, csrf):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
-    return None
-
-
 @router.post("/nodes/{dev_eui}/maintenance")
 def add_maintenance_note(
     request: Request,
@@ -283,7 +267,7 @@ def add_maintenance_note(
 ):
     """A crew member writes down what they did at the bin; kept with their name and the time."""
     t = translator(request)
-    refused = _operator_post(request, user, csrf, t)
+    refused = refuse_post(request, user, csrf, t)
     if refused is not None:
         return refused
     text = note.strip()
@@ -317,7 +301,7 @@ def send_command(
 ):
     """Ask the node for something (a status uplink) after its next uplink; Class A can't be reached sooner."""
     t = translator(request)
-    refused = _operator_post(request, user, csrf, t)
+    refused = refuse_post(request, user, csrf, t)
     if refused is not None:
         return refused
     if command not in COMMANDS_OFFERED:
@@ -339,7 +323,7 @@ def resend_config(
 ):
     """Queue the pending config again now (after a failed or expired attempt, or a node that lost it)."""
     t = translator(request)
-    refused = _operator_post(request, user, csrf, t)
+    refused = refuse_post(request, user, csrf, t)
     if refused is not None:
         return refused
     with fleetdata.session(request) as db:

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 
 from fleet.services.health import fleet_summary
 from fleet.web import fleetdata, queries, wording
-from fleet.web.render import check_csrf, error_page, page, require_user, translator
+from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
 
 router = APIRouter()
@@ -71,17 +71,8 @@ def acknowledge(
 ):
     """ "I have seen it, I am on my way": the alert stays open until the condition clears."""
     t = translator(request)
-    if not user.can_operate:
-        return error_page(
-            request,
-            403,
-            t("error.forbidden"),
-            t("error.forbidden_text", role=t("role." + user.role)),
-            user,
-            t,
-        )
-    if not check_csrf(request, csrf):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if (refused := refuse_post(request, user, csrf, t)) is not None:
+        return refused
     with fleetdata.session(request) as db:
         try:
             fleetdata.acknowledge_alert(db, alert_id, user.name)

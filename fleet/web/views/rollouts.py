@@ -12,9 +12,9 @@ from fastapi.responses import RedirectResponse
 
 from fleet.web import fleetdata, queries
 from fleet.web.i18n import Translator
-from fleet.web.render import check_csrf, error_page, page, require_user, translator
+from fleet.web.render import error_page, page, refuse_post, refuse_viewer, require_user, translator
 from fleet.web.session import Principal
-from fleet.web.views.tech import parse_settings, refuse_viewer, setting_rows
+from fleet.web.views.tech import parse_settings, setting_rows
 
 router = APIRouter()
 
@@ -113,11 +113,9 @@ async def start_rollout(request: Request, user: Principal = Depends(require_user
     """Start a staged rollout to a group; a refusal re-renders the form with the reason and what was typed,
     and nothing is created. Success goes back to the page with the new rollout's progress on top."""
     t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
     form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if (refused := refuse_post(request, user, str(form.get("csrf", "")), t)) is not None:
+        return refused
     group = str(form.get("group", "")).strip()
     batch_text = str(form.get("rollout_batch_size", "")).strip()
     threshold_text = str(form.get("rollout_threshold_pct", "")).strip()
@@ -154,11 +152,9 @@ async def rollout_action(
 ):
     """Resume a halted rollout after fixing the cause, or abort one; a refusal says why."""
     t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
     form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if (refused := refuse_post(request, user, str(form.get("csrf", "")), t)) is not None:
+        return refused
     if action not in ("resume", "abort"):
         return error_page(request, 404, t("error.not_found"), t("error.not_found"), user, t)
     with fleetdata.session(request) as db:

@@ -7,19 +7,10 @@ from fastapi.responses import RedirectResponse
 from fleet.services import wire
 from fleet.web import fleetdata, queries, wording
 from fleet.web.i18n import Translator
-from fleet.web.render import check_csrf, error_page, page, require_user, translator
+from fleet.web.render import error_page, page, refuse_post, refuse_viewer, require_user, translator
 from fleet.web.session import Principal
 
 router = APIRouter()
-
-
-def refuse_viewer(request: Request, user: Principal, t: Translator):  # noqa: ANN201
-    """The 403 page for a viewer on a technician page, or None for technicians and admins."""
-    if user.can_operate:
-        return None
-    return error_page(
-        request, 403, t("error.forbidden"), t("error.forbidden_text", role=t("role." + user.role)), user, t
-    )
 
 
 @router.get("/tech/unknown")
@@ -121,11 +112,9 @@ async def config_save(request: Request, user: Principal = Depends(require_user))
     """Save a node's overrides or a group's config and queue what is now pending; a bad value is named and
     everything typed is shown again, nothing is saved half-way."""
     t = translator(request)
-    if (refused := refuse_viewer(request, user, t)) is not None:
-        return refused
     form = await request.form()
-    if not check_csrf(request, str(form.get("csrf", ""))):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if (refused := refuse_post(request, user, str(form.get("csrf", "")), t)) is not None:
+        return refused
     typed, values, errors = parse_settings(form, t)
     with fleetdata.session(request) as db:
         target = fleetdata.config_target(
