@@ -32,6 +32,7 @@ def demo(
     from tools.emulator.local_fleet import LocalFleet, free_port
     from tools.emulator.runner import Emulation, EmulatorError
     from tools.emulator.scenario import ScenarioError, load
+    from tools.nodetool.errors import NodeToolError
 
     console = Console()
     try:
@@ -68,8 +69,9 @@ def demo(
         fleet.grpc_target = emu.grpc.target
         fleet.start()
         fleet.provision(sc.nodes)
+        unverified = fleet.verify(emu, sc.nodes)  # the depot's self-test, so the nodes count as provisioned
         emu.start_nodes()
-    except (EmulatorError, RuntimeError) as e:
+    except (EmulatorError, RuntimeError, NodeToolError) as e:
         console.print(f"[red]error:[/red] {e}")
         emu.stop()
         fleet.stop()
@@ -79,6 +81,8 @@ def demo(
         f"\n[bold]Kumpel demo[/bold]: {len(sc.nodes)} emulated nodes in {sc.name}, clock x{speed:g}"
         f" (simulated start {now:%Y-%m-%d %H:%M} UTC: {history_days:g} days of history,"
         f" caught up with now in {history_days * 86400 / speed / 60:.1f} min)\n"
+        f"  verified    {len(sc.nodes) - len(unverified)} of {len(sc.nodes)} nodes passed the firmware"
+        f" self-test{' (failed: ' + ', '.join(unverified) + ')' if unverified else ''}\n"
         f"  dashboard   {fleet.url}/   (sign in with the admin token)\n"
         f"  admin token {fleet.admin_token}\n"
         f"  API         {fleet.url}/api/v1  (Authorization: Bearer <admin token>), docs {fleet.url}/docs\n"

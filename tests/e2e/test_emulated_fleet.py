@@ -5,6 +5,7 @@ reaches a node in its receive window, is applied and reported back; a fault scen
 right health state. The clock is held at a barrier mid-run so the test can act like an operator would.
 """
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -121,5 +122,30 @@ def test_fault_scenario_shows_as_health_state(fleet_factory):
             "critical",
         )
         assert "battery_low" in codes["low_battery"] and health["low_battery"]["status"] == "critical"
+    finally:
+        emu.stop()
+
+
+def test_depot_selftest_makes_the_nodes_provisioned(fleet_factory):
+    """The demo's depot step: the firmware's own self-test on each node's simulated hardware, reported
+    with the node tool's code; the fleet then counts the nodes as provisioned, and the nodes still power
+    on untouched at their install time (the test ran on a scratch copy)."""
+    sc = loads(DISTRICT)
+    fleet = fleet_factory()
+    emu = run_with_fleet(sc, fleet)
+    try:
+        with fleet.api() as api:
+            assert api.get("/devices", params={"provisioned": "false"}).json()
+            assert fleet.verify(emu, sc.nodes) == []
+            assert api.get("/devices", params={"provisioned": "false"}).json() == []
+            eui = sc.nodes[0].dev_eui.upper()
+            runs = api.get(f"/devices/{eui}/verifications").json()
+            assert len(runs) == 1 and runs[0]["ok"], runs
+            checks = {c["name"]: c for c in runs[0]["checks"]}
+            assert {"provision", "ultrasonic", "climate", "battery", "modem"} <= set(checks)
+            assert sc.nodes[0].dev_eui.lower() in checks["modem"]["detail"].lower()
+        for n in sc.nodes:  # the self-test wrote back into its scratch copy only
+            world = json.loads((emu.workdir / n.dev_eui / "world.json").read_text())
+            assert world["time_us"] == emu.first_boot_us(n) and "uplinks" not in world
     finally:
         emu.stop()

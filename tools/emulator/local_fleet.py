@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from tools.emulator.runner import Emulation
 from tools.emulator.scenario import NodeSpec
 
 
@@ -94,6 +95,9 @@ class LocalFleet:
     def provision(self, nodes: list[NodeSpec] | tuple[NodeSpec, ...]) -> None:
         provision_via_api(self.url, self.admin_token, nodes)
 
+    def verify(self, emu: Emulation, nodes: list[NodeSpec] | tuple[NodeSpec, ...]) -> list[str]:
+        return verify_via_api(self.url, self.admin_token, emu, nodes)
+
 
 def provision_via_api(url: str, admin_token: str, nodes: list[NodeSpec] | tuple[NodeSpec, ...]) -> None:
     """Add the nodes through the fleet's API, which registers them in (simulated) ChirpStack over gRPC,
@@ -127,3 +131,28 @@ def provision_via_api(url: str, admin_token: str, nodes: list[NodeSpec] | tuple[
         r = client.post("/sweep")
         if r.status_code != 200:
             raise RuntimeError(f"fleet sweep after provisioning failed: HTTP {r.status_code} {r.text}")
+
+
+def verify_via_api(
+    url: str, token: str, emu: Emulation, nodes: list[NodeSpec] | tuple[NodeSpec, ...]
+) -> list[str]:
+    """The depot's last step before a node goes to the street: the firmware's self-test on the node's
+    (simulated) hardware, reported to the fleet with the node tool's own code, so the fleet counts the
+    node as provisioned the way it would a real one. Returns the names of the nodes that failed."""
+    from tools.nodetool.fleetapi import Fleet
+    from tools.nodetool.verify import SELFTEST_CODE, VerifyResult, parse_selftest, selftest_checks
+
+    failed = []
+    with Fleet(url, token) as fleet:
+        for n in nodes:
+            doc, _log = parse_selftest(emu.selftest(n, SELFTEST_CODE))
+            result = VerifyResult(
+                dev_eui=n.dev_eui.upper(),
+                checks=selftest_checks(doc),
+                micropython="MicroPython Unix port (kumpel emu)",
+            )
+            if fleet.report_verification(result.dev_eui, result) is None:
+                raise RuntimeError(f"verifying {n.name}: the fleet has no device {result.dev_eui}")
+            if not result.ok:
+                failed.append(n.name)
+    return failed

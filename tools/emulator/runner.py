@@ -175,6 +175,7 @@ class Emulation:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._watch: threading.Thread | None = None
+        self._cache: Path | None = None  # the .mpy tree, built once on first use
 
     def _queue_initial_config(self) -> None:
         """Without a fleet, the scenario's settings reach each node the way a fleet would send them:
@@ -211,6 +212,32 @@ class Emulation:
             self._spawn(node, self._cache)
             self.nodes.append(node)
         return self
+
+    def selftest(self, spec: NodeSpec, code: str, timeout_s: float = 60.0) -> str:
+        """Run `code` (the node tool's self-test snippet) once on this node's simulated hardware, as
+        `kumpel node verify` does on a board at the depot, and return what it printed. It runs on a scratch
+        copy of the node, so the node itself still powers on untouched at its install time."""
+        self._cache = self._cache or build_mpy_cache()
+        node = self._prepare(spec)
+        with tempfile.TemporaryDirectory(prefix="kumpel-selftest-") as tmp:
+            scratch = Path(tmp) / "node"
+            shutil.copytree(node.folder, scratch)
+            env = dict(os.environ)
+            env.pop("KUMPEL_SIM_RADIO", None)  # offline: a self-test sends nothing
+            env.update(
+                MICROPYPATH=os.pathsep.join([str(self._cache), ".frozen"]),
+                KUMPEL_SIM_EXEC=code,
+                KUMPEL_SIM_CYCLES="1",
+            )
+            cmd = [_tool("micropython"), "-X", f"heapsize={HEAP}", str(self._cache / "simboot.py")]
+            cmd += [str(scratch / "world.json"), str(scratch / "flash")]
+            try:
+                done = subprocess.run(
+                    cmd, cwd=scratch / "flash", env=env, capture_output=True, text=True, timeout=timeout_s
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise EmulatorError(f"{spec.name}: self-test did not finish in {timeout_s:g} s") from exc
+        return done.stdout + done.stderr
 
     def first_boot_us(self, spec: NodeSpec) -> int:
         """Nodes are installed one after another: power-on spread over the first 15 minutes (seeded)."""

@@ -72,6 +72,15 @@ def parse_selftest(output: str) -> tuple[dict | None, list[str]]:
     return doc, log
 
 
+def selftest_checks(selftest: dict | None) -> list[Check]:
+    """The firmware's checks from its SELFTEST document; a missing or empty one is a failed check itself."""
+    if selftest is None:
+        return [Check("selftest", False, "the firmware printed no SELFTEST line")]
+    found = selftest.get("checks", [])
+    checks = [Check(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", ""))) for c in found]
+    return checks or [Check("selftest", bool(selftest.get("ok")), "no individual checks reported")]
+
+
 def _kb(n: int) -> str:
     return f"{n // 1024} KB free" if n < 10 * 1024 * 1024 else f"{n // (1024 * 1024)} MB free"
 
@@ -88,13 +97,9 @@ def run_checks(board: Board) -> VerifyResult:
         detail = "firmware not on the board: run `kumpel node deploy`" if missing else str(exc)
         result.checks.append(Check("selftest", False, detail))
         output = ""
-    selftest, result.log = parse_selftest(output)
-    if output and selftest is None:
-        result.checks.append(Check("selftest", False, "the firmware printed no SELFTEST line"))
-    for c in (selftest or {}).get("checks", []):
-        result.checks.append(Check(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", ""))))
-    if selftest is not None and not selftest.get("checks"):
-        result.checks.append(Check("selftest", bool(selftest.get("ok")), "no individual checks reported"))
+    if output:
+        selftest, result.log = parse_selftest(output)
+        result.checks.extend(selftest_checks(selftest))
     info = board.info()
     result.micropython = info["version"]
     result.checks.append(Check("free_flash", info["flash_free"] >= MIN_FLASH_FREE, _kb(info["flash_free"])))
