@@ -150,6 +150,7 @@ def devices_list(
     limit: int = 200,
 ) -> None:
     from fleet.models import Device, Group, GroupMember
+    from fleet.services import verification
 
     with _db() as (session, _, _a):
         q = select(Device)
@@ -162,8 +163,7 @@ def devices_list(
         if status:
             q = q.where(Device.health_status == status)
         if provisioned is not None:
-            is_set = col(Device.provisioned_at).is_not(None)
-            q = q.where(is_set if provisioned else col(Device.provisioned_at).is_(None))
+            q = q.where(verification.provisioned_filter(provisioned))
         table = Table("DevEUI", "name", "street", "health", "last seen", "provisioned", title="devices")
         for d in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
             table.add_row(

@@ -115,9 +115,7 @@ def clear_provisioned(session: Session, device: Device, why: str) -> None:
 
 
 def latest(session: Session, device_id: int) -> Verification | None:
-    return session.exec(
-        select(Verification).where(Verification.device_id == device_id).order_by(col(Verification.id).desc())
-    ).first()
+    return next(iter(history(session, device_id, 1)), None)
 
 
 def history(session: Session, device_id: int, limit: int) -> list[Verification]:
@@ -130,6 +128,11 @@ def history(session: Session, device_id: int, limit: int) -> list[Verification]:
             .limit(limit)
         ).all()
     )
+
+
+def provisioned_filter(provisioned: bool):  # noqa: ANN201 (an SQL expression)
+    """Where-clause for devices that have (True) or have not (False) passed verify: API list and CLI."""
+    return col(Device.provisioned_at).is_not(None) if provisioned else col(Device.provisioned_at).is_(None)
 
 
 def is_latest():  # noqa: ANN201 (an SQL expression)

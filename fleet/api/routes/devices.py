@@ -111,9 +111,7 @@ def list_devices(
     if status:
         query = query.where(Device.health_status == status)
     if provisioned is not None:
-        query = query.where(
-            col(Device.provisioned_at).is_not(None) if provisioned else col(Device.provisioned_at).is_(None)
-        )
+        query = query.where(verification.provisioned_filter(provisioned))
     rows = session.exec(query.order_by(col(Device.dev_eui)).offset(offset).limit(limit)).all()
     groups: dict[int, list[str]] = {d.id: [] for d, _ in rows}
     for device_id, name in session.exec(  # one query for all rows' groups, not one per device
