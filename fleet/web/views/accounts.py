@@ -27,7 +27,7 @@ def refusal(t: Translator, exc: accounts.AccountError) -> str:
     if "seconds" in params:
         params["span"] = t.duration(int(params.pop("seconds")))
     return t(
-        "account.error." + exc.code,
+        f"account.error.{exc.code}",
         min=t.number(accounts.PASSWORD_MIN),
         max=t.number(accounts.PASSWORD_MAX),
         **params,
