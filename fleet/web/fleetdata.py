@@ -116,10 +116,11 @@ def signin_link_url(request: Request, raw: str) -> str:
 
 
 def qr_svg_for(text: str) -> str:
-    """Any short text as an inline SVG QR code (scale 4: readable off a laptop screen at arm's length)."""
+    """Any short text as an inline SVG QR code: a viewBox only (the page sizes it), the 4-module quiet
+    zone ISO/IEC 18004 asks for, black on white whatever the page's colours."""
     buf = io.BytesIO()
     segno.make(text, error="m", micro=False).save(
-        buf, kind="svg", scale=4, border=4, xmldecl=False, svgns=True, dark="#000", light="#fff"
+        buf, kind="svg", border=4, xmldecl=False, svgns=True, omitsize=True, dark="#000", light="#fff"
     )
     return buf.getvalue().decode()
 

@@ -65,6 +65,8 @@ def node_context(
             "value": typed[:200] if code else current,
             "error": t(f"map.error.{code}") if code in POSITION_ERRORS else None,
             "geocoder": bool(cfg.geocoder_url),
+            # browsers give a page the phone's location only over https: no button (and no script) else
+            "locate": cfg.public_url.startswith("https://"),
         }
     title = t("map.title_node", name=wording.display_name(device))
     return {
