@@ -145,7 +145,7 @@ def plot_svg(points: list[dict], title: str, state_words: dict[str, str], focus:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
     parts = [
-        f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="map-title" '
+        f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="group" aria-labelledby="map-title" '
         f'data-south="{south:.6f}" data-north="{north:.6f}" data-west="{west:.6f}" data-east="{east:.6f}">',
         f'<title id="map-title">{esc(title)}</title>',
         f'<rect class="frame" x="0.5" y="0.5" width="{WIDTH - 1}" height="{HEIGHT - 1}"/>',

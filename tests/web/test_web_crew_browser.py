@@ -85,6 +85,11 @@ def located(live_fleet):  # noqa: ANN001, ANN201
                 "ok": False,
                 "detail": "no echo within 60 ms: check the cable",
             },
+            {
+                "name": "firmware_files",
+                "ok": True,
+                "detail": "main.py sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            },
         ]
         r = http.post(
             f"/api/v1/devices/{seed.HEALTHY}/verifications",
@@ -342,3 +347,97 @@ def test_the_phone_location_fills_the_position_on_a_secure_page(located, browser
     finally:
         cfg.public_url = located.url
         context.close()
+
+
+# --- accessibility: axe-core (npm) on the main pages ---------------------------------------------------
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+AXE_PAGES = (
+    ("viewer", "/signin", False),
+    ("viewer", "/", False),
+    ("technician", "/", False),
+    ("technician", f"/nodes/{seed.HEALTHY}", False),  # with the self-test table
+    ("viewer", f"/nodes/{seed.LOW_BATTERY}", False),
+    ("technician", "/tech/devices", False),
+    ("technician", "/tech/labels", False),
+    ("technician", "/tech/unknown", False),
+    ("technician", "/tech/rollouts", False),
+    ("technician", f"/tech/config?dev_eui={seed.HEALTHY}", False),
+    ("technician", "/account", False),
+    ("admin", "/admin/users", False),
+    ("technician", "/", True),  # Leaflet over the city's tiles
+    ("technician", f"/nodes/{seed.HEALTHY}", True),
+)
+
+
+def _axe(page) -> list[dict]:  # noqa: ANN001
+    """axe-core's violations on the page as it is now (the script is injected; the page's CSP is bypassed
+    for that injection only, in this test's browser context)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    return result["violations"]
+
+
+def test_main_pages_have_no_serious_accessibility_violations(located, browser, request):
+    if not AXE.is_file():
+        pytest.fail("node_modules/axe-core missing: run make setup")
+    contexts = {}
+    serious, minor = [], []
+    tiles = None
+    try:
+        for role, path, with_tiles in AXE_PAGES:
+            if role not in contexts:
+                contexts[role] = browser.new_context(
+                    viewport={"width": 360, "height": 780}, locale="de-DE", bypass_csp=True
+                )
+                if role != "viewer" or path != "/signin":
+                    _sign_in(contexts[role].new_page(), located.url, located.tokens[role])
+            if with_tiles and tiles is None:
+                tiles = request.getfixturevalue("city_tiles")
+            page = contexts[role].new_page()
+            page.goto(located.url + path)
+            page.wait_for_load_state("networkidle")
+            if with_tiles:
+                page.wait_for_selector(".leaflet-tile-loaded")
+            for v in _axe(page):
+                entry = (
+                    f"{path}{' (tiles)' if with_tiles else ''} [{v['impact']}] {v['id']}: {v['help']} "
+                    + "; ".join(
+                        n["target"][0] if isinstance(n["target"][0], str) else str(n["target"])
+                        for n in v["nodes"][:3]
+                    )
+                )
+                (serious if v["impact"] in ("serious", "critical") else minor).append(entry)
+            page.close()
+    finally:
+        for context in contexts.values():
+            context.close()
+    print("axe-core moderate/minor findings:", *minor, sep="\n  ")
+    assert not serious, "\n".join(serious)
+
+
+_FOCUS_ON_CHECKS = (
+    "(el => el.matches('.scroll') && !!el.querySelector('table.checks'))(document.activeElement)"
+)
+
+
+def test_the_self_test_table_scrolls_from_the_keyboard_at_360_px(located, phone):
+    page = phone.new_page()
+    _sign_in(page, located.url, located.tokens["technician"], f"/nodes/{seed.HEALTHY}")
+    region = page.locator(".scroll:has(table.checks)")
+    assert page.evaluate("el => el.scrollWidth > el.clientWidth", region.element_handle())  # it does scroll
+    for _ in range(80):  # Tab through the page as a keyboard user would, until the table's region has focus
+        page.keyboard.press("Tab")
+        if page.evaluate(_FOCUS_ON_CHECKS):
+            break
+    else:
+        pytest.fail("the self-test table's scroll region is not reachable with Tab")
+    assert region.get_attribute("role") == "region" and region.get_attribute(
+        "aria-label"
+    )  # named for readers
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("el => el.scrollLeft", region.element_handle()) > 0
+    region.screenshot(path=str(SHOTS / "node-selftest-focused-360.png"))
