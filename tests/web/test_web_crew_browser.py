@@ -439,5 +439,5 @@ def test_the_self_test_table_scrolls_from_the_keyboard_at_360_px(located, phone)
     )  # named for readers
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    assert page.evaluate("el => el.scrollLeft", region.element_handle()) > 0
+    page.wait_for_function("el => el.scrollLeft > 0", arg=region.element_handle())  # (smooth scrolling)
     region.screenshot(path=str(SHOTS / "node-selftest-focused-360.png"))
