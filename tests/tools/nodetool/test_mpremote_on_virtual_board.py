@@ -24,9 +24,7 @@ TIMEOUT_S = 20
 
 
 def mpremote(port: str, *args: str) -> str:
-    r = subprocess.run(
-        [MPREMOTE, "connect", port, *args], capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    r = subprocess.run([MPREMOTE, "connect", port, *args], capture_output=True, text=True, timeout=TIMEOUT_S)
     assert r.returncode == 0, f"mpremote {' '.join(args)}: {r.stdout}{r.stderr}"
     return r.stdout
 

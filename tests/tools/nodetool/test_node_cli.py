@@ -144,5 +144,5 @@ def test_setup_flashes_a_blank_board_then_carries_on(
     finally:
         close()
     assert result.flashed and result.verified.ok
-    assert list(result.timings) == ["flash", "connect", "deploy", "provision", "verify"]
+    assert list(result.timings) == ["fleet", "flash", "connect", "deploy", "provision", "verify"]
     assert chip._port.flash[0x1000 : 0x1000 + image.stat().st_size] == image.read_bytes()
