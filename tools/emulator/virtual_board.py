@@ -65,23 +65,30 @@ def default_world(
     }
 
 
-# Runs first inside the Unix port: make the private folder the board's "/" view (cwd and sys.path as on an
-# ESP32: '' and 'lib'), keep the simulated hardware layer first, optionally run main.py, then the REPL (-i).
+# Runs first inside the Unix port. The board's flash folder becomes "/" (a VfsPosix rooted there), as a
+# board's LittleFS is its root: `mpremote fs ls :/`, `cp x :/main.py` and absolute paths stay inside the
+# board. The laptop's filesystem stays reachable at HOST ("/.host", hidden from listings by boardfs/os.py)
+# for the sim layer and the world file. sys.path is a board's ('', 'lib') behind the sim layer; the board's
+# `os` and `vfs` answer as its LittleFS (boardfs/). Then optionally main.py, then the REPL (-i).
 # The sim world needs the firmware's board table (node.boards), which arrives only with a deploy, so it
 # is loaded on first use by the simulated hardware rather than at boot.
+HOST = "/.host"
 _BOOT = """
-import os, sys
-os.chdir({folder!r})
-os.root = {folder!r}
+import os, sys, vfs
+_h = vfs.mount()[0][0]
+vfs.umount('/')
+vfs.mount(vfs.VfsPosix({folder!r}), '/')
+vfs.mount(_h, {host!r})
+os.chdir('/')
+sys.path[:] = [{host!r} + {boardfs!r}, {host!r} + {sim!r}, '', 'lib', '.frozen']
 import boardvfs
 sys.modules['vfs'] = boardvfs
-del boardvfs
-sys.path[:] = [{boardfs!r}, {sim!r}, '', 'lib', '.frozen']
+del boardvfs, vfs, _h
 try:
     import simworld
     def _lazy_world(_load=simworld.load, _cur=simworld._current):
         if _cur[0] is None:
-            _load({world!r}, {folder!r}).boot()
+            _load({host!r} + {world!r}, '/').boot()
         return _cur[0]
     simworld.current = _lazy_world
     del simworld, _lazy_world
@@ -217,6 +224,7 @@ class VirtualBoard:
         from a soft reset it got in raw mode (ports/esp32/main.c runs main.py only in the friendly REPL)."""
         master, slave = _raw_pty()
         boot = _BOOT.format(
+            host=HOST,
             folder=str(self.folder),
             sim=self._sim_path,
             boardfs=str(BOARDFS_DIR),

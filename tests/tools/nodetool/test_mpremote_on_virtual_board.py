@@ -75,3 +75,17 @@ def test_copy_run_and_remove_files(board, tmp_path: Path):
     assert (tmp_path / "back.txt").read_bytes() == b"k" * 1234
     mpremote(board.path, "fs", "rm", "blink.py")
     assert not (board.folder / "blink.py").exists()
+
+
+def test_the_boards_root_is_its_flash(board, tmp_path: Path):
+    """ "/" on the virtual board is its flash folder, as a board's LittleFS is its root: absolute paths
+    stay inside the board, and the laptop's filesystem (kept for the sim layer) does not show."""
+    assert mpremote(board.path, "fs", "ls", ":/") == mpremote(board.path, "fs", "ls").replace("ls :", "ls :/")
+    assert mpremote(board.path, "exec", "import os; print(os.getcwd(), sorted(os.listdir('/')))") == (
+        "/ ['hello.txt', 'lib']\n"
+    )
+    local = tmp_path / "boot.py"
+    local.write_text("# boot\n")
+    mpremote(board.path, "fs", "cp", str(local), ":/boot.py")
+    assert (board.folder / "boot.py").read_text() == "# boot\n"
+    assert mpremote(board.path, "exec", "print(open('/boot.py').read())") == "# boot\n\n"

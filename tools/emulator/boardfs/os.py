@@ -27,12 +27,19 @@ _S_IFREG = 0x8000
 BLOCK_SIZE = 4096
 BLOCK_COUNT = 0x200000 // BLOCK_SIZE  # ESP32_GENERIC 4 MiB: the vfs partition
 NAME_MAX = 255  # LFS2_NAME_MAX
-root = ""  # the board's flash folder on the laptop (set at boot); "" = the current folder
+HOST = ".host"  # the laptop's filesystem, mounted at /.host for the sim layer: not part of the board
+
+
+def _is_root(path):
+    return (path in ("", ".") and getcwd() == "/") or path == "/"  # noqa: F405
 
 
 def ilistdir(path=""):
     prefix = path + "/" if path and path[-1] != "/" else path
+    root = _is_root(path)
     for e in _ilistdir(path) if path else _ilistdir():
+        if root and e[0] == HOST:
+            continue
         if e[1] == _S_IFDIR:
             yield (e[0], _S_IFDIR, 0, 0)
         else:
@@ -49,7 +56,9 @@ def stat(path):
 def _used_blocks(path):
     used = 2  # the folder's metadata pair
     for e in _ilistdir(path):
-        p = path + "/" + e[0]
+        p = path.rstrip("/") + "/" + e[0]
+        if p == "/" + HOST:
+            continue
         if e[1] == _S_IFDIR:
             used += _used_blocks(p)
         else:
@@ -58,5 +67,9 @@ def _used_blocks(path):
 
 
 def statvfs(path="/"):
-    free = max(0, BLOCK_COUNT - _used_blocks(root or getcwd()))  # noqa: F405
+    free = max(0, BLOCK_COUNT - _used_blocks("/"))
     return (BLOCK_SIZE, BLOCK_SIZE, BLOCK_COUNT, free, free, 0, 0, 0, 0, NAME_MAX)
+
+
+def listdir(path=""):
+    return [e[0] for e in ilistdir(path)]
