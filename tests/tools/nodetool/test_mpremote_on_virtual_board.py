@@ -9,6 +9,7 @@ from `os.ilistdir`, S_IFREG/S_IFDIR modes from `os.stat`, 4096-byte blocks of a 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,28 @@ def test_the_boards_root_is_its_flash(board, tmp_path: Path):
     mpremote(board.path, "fs", "cp", str(local), ":/boot.py")
     assert (board.folder / "boot.py").read_text() == "# boot\n"
     assert mpremote(board.path, "exec", "print(open('/boot.py').read())") == "# boot\n\n"
+
+
+def test_kumpel_emu_board_with_stock_mpremote(tmp_path: Path):
+    """`kumpel emu board` as an engineer starts it, then mpremote on the path it prints."""
+    kumpel = Path(sys.executable).parent / "kumpel"
+    flash = tmp_path / "flash"
+    proc = subprocess.Popen(
+        [str(kumpel), "emu", "board", "--folder", str(flash), "--modem-dev-eui", "70b3d57ed0001299"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = proc.stdout.readline().strip()
+        assert port.startswith("/dev/"), proc.stderr.read() if proc.poll() is not None else port
+        assert mpremote(port, "exec", "print('hello board')") == "hello board\n"
+        mpremote(port, "fs", "cp", __file__, ":t.py")
+        assert f"{Path(__file__).stat().st_size} t.py" in mpremote(port, "fs", "ls")
+        assert "<VfsLfs2>   2097152" in mpremote(port, "df")
+        world = json.loads((tmp_path / "flash.world.json").read_text())
+        assert world["dev_eui"] == "70B3D57ED0001299"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert (flash / "t.py").read_bytes() == Path(__file__).read_bytes()
