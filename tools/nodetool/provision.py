@@ -142,7 +142,8 @@ def provision(
         )
 
     # The rule (modem.py): the modem's own DevEUI whenever it has one.
-    asked = ask_dev_eui(board, profile.board)
+    board_name = held["board"] if held else profile.board  # the wiring the node was set up with
+    asked = ask_dev_eui(board, board_name)
     modem_eui = modem_identity(asked.dev_eui)
     if given and modem_eui and given != modem_eui:
         raise DevEuiMismatchError(
@@ -203,7 +204,7 @@ def provision(
     if asked.dev_eui is None:
         notes.append(f"the modem was not asked for its DevEUI: {asked.problem}")
     elif modem_eui is None:  # a modem without a DevEUI of its own gets the fleet's
-        written = modem_identity(ask_dev_eui(board, profile.board, write=device["dev_eui"]).dev_eui)
+        written = modem_identity(ask_dev_eui(board, device["board"], write=device["dev_eui"]).dev_eui)
         if written != device["dev_eui"].upper():
             raise NodeToolError(
                 f"the modem did not take DevEUI {device['dev_eui']} (it answers {written})",
