@@ -126,7 +126,7 @@ def test_an_unreachable_postgresql_server_is_one_line(monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     monkeypatch.setenv("KUMPEL_DATABASE_URL", f"postgresql+psycopg://kumpel:secret@127.0.0.1:{port}/kumpel")
     runner = CliRunner()
-    for args in (["devices", "list"], ["init"], ["token", "create", "--role", "admin"]):
+    for args in (["devices", "list"], ["init"], ["token", "create", "--role", "admin"], ["serve"]):
         r = runner.invoke(app, args)
         assert r.exit_code == 2, r.output
         assert r.output.strip().splitlines() == [

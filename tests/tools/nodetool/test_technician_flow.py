@@ -71,10 +71,12 @@ def test_blank_board_with_setup_new_takes_the_modems_deveui(tmp_path, fleet_serv
     assert device["name"] == "Bin Marktplatz 3"
 
 
-def test_a_failed_half_run_is_set_up_again(tmp_path, fleet_server, tech_token):
+@pytest.mark.parametrize("retry", ["--dev-eui", "--new"])
+def test_a_failed_half_run_is_set_up_again(tmp_path, fleet_server, tech_token, retry):
     """The old tool's half-run: provision.json holds a DevEUI the fleet generated (not the modem's) and the
-    fleet lists that device as not verified. Setup again, as the issue's technician did, with --dev-eui."""
-    modem = "70B3D57ED0001202"
+    fleet lists that device as not verified. Setup again: with --dev-eui, as the issue's technician did, or
+    with the same --new."""
+    modem = "70B3D57ED0001202" if retry == "--new" else "70B3D57ED0001205"
     generated = httpx.post(
         f"{fleet_server.url}/api/v1/devices",
         json={"board": "devkit_rak3172", "ultrasonic": "a02yyuw", "climate": "shtc3"},
@@ -98,7 +100,9 @@ def test_a_failed_half_run_is_set_up_again(tmp_path, fleet_server, tech_token):
         )
     )
     with VirtualBoard(flash, world=default_world(modem)) as vb:
-        r = _setup(fleet_server, tech_token, vb.path, "--dev-eui", modem.lower())
+        r = _setup(
+            fleet_server, tech_token, vb.path, *([retry, modem.lower()] if retry == "--dev-eui" else [retry])
+        )
         assert r.exit_code == 0, r.output
         assert f"the node held DevEUI {generated['dev_eui']}" in _flat(r) and "never passed verify" in _flat(
             r
