@@ -85,7 +85,8 @@ def _bar() -> Progress:
 
 
 def _deploy_progress(bar: Progress) -> Callable[[str, int, int], None]:
-    """The bar's task appears with the first byte: a step that fails before copying leaves no empty bar."""
+    """The bar's task appears with the first progress report (deploy's first byte, esptool's first
+    stage): a step that fails before, e.g. on connect, leaves no empty `0/?` bar behind."""
     task = None
 
     def update(name: str, done: int, total: int) -> None:
@@ -134,11 +135,9 @@ def flash_cmd(
     from tools.nodetool.flash import flash
 
     port = choose_port(port)
+    console.print(f"connecting to {port} …")
     with _bar() as bar:
-        task = bar.add_task("connecting", total=None)
-        result = flash(
-            port, image, progress=lambda s, d, t: bar.update(task, description=s, completed=d, total=t)
-        )
+        result = flash(port, image, progress=_deploy_progress(bar))
     console.print(f"[green]flashed[/] {result.image_bytes} bytes at 0x{result.offset:x} on the {result.chip}")
 
 

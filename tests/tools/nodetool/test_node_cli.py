@@ -163,3 +163,11 @@ def test_a_connect_error_leaves_no_empty_progress_bar(fleet_server, tech_token, 
     r = _run("setup", "--fleet", fleet_server.url, "--token", tech_token, "--port", missing, "--new")
     assert r.exit_code == 2 and "setup stopped at 'connect'" in r.output and "ttyUSB9" in r.output
     assert "0/?" not in r.output and "bytes" not in r.output and "deploy" not in r.output
+
+
+def test_a_flash_that_cannot_connect_leaves_no_empty_progress_bar(tmp_path):
+    image = tmp_path / "ESP32_GENERIC.bin"
+    image.write_bytes(b"\xe9" + bytes(4095))
+    r = _run("flash", "--image", str(image), "--port", str(tmp_path / "ttyUSB7"))
+    assert r.exit_code == 2 and "ttyUSB7" in r.output and "what to do:" in r.output
+    assert "0/?" not in r.output and "━" not in r.output
