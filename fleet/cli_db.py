@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from fleet import db
+
+CONNECT_TIMEOUT_S = 10
 
 
 class DatabaseProblem(Exception):
@@ -69,14 +72,20 @@ def open_database(url: str, *, create: bool) -> Engine:
     hint = "run `kumpel fleet init` to create it, or set KUMPEL_DATABASE_URL to the fleet's database"
     if path is not None and not create and not path.exists():
         raise DatabaseProblem(f"no fleet database at {path} (KUMPEL_DATABASE_URL={url}): {hint}")
-    engine = db.make_engine(url)
+    # A server that drops packets would hold the command for the OS's TCP timeout (minutes): the probe
+    # gives up after CONNECT_TIMEOUT_S (libpq's connect_timeout), then the real engine is made.
+    probe = (
+        db.make_engine(url)
+        if path is not None
+        else create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    )
     try:
-        with engine.connect() as conn:
+        with probe.connect() as conn:
             has_schema = inspect(conn).has_table("alembic_version")
     except (DBAPIError, SQLAlchemyError) as exc:
-        engine.dispose()
         raise DatabaseProblem(describe(url, exc)) from exc
+    finally:
+        probe.dispose()
     if not has_schema and not create:
-        engine.dispose()
         raise DatabaseProblem(f"the database {where(url)} has no fleet tables yet: {hint}")
-    return engine
+    return db.make_engine(url)
