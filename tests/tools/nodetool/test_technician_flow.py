@@ -149,3 +149,22 @@ def test_a_modem_without_a_deveui_gets_the_generated_one(tmp_path, fleet_server,
         assert f"the modem had no DevEUI of its own: it now has {dev_eui}" in _flat(r)
         assert "PASS modem" in r.output
     assert _device(fleet_server, tech_token, dev_eui)["provisioned_at"] is not None
+
+
+def test_a_swapped_modem_is_refused_and_the_hint_fixes_it(tmp_path, fleet_server, tech_token):
+    """A node that passed verify gets another modem: setup refuses to re-key silently, and the command its
+    hint names (run as printed) gives the node the new modem's DevEUI."""
+    first, second = "70B3D57ED0001206", "70B3D57ED0001207"
+    with VirtualBoard(tmp_path / "flash", world=default_world(first)) as vb:
+        assert _setup(fleet_server, tech_token, vb.path, "--new").exit_code == 0
+    with VirtualBoard(tmp_path / "flash", world=default_world(second)) as vb:
+        r = _setup(fleet_server, tech_token, vb.path, "--new")
+        assert r.exit_code == 2 and f"already provisioned as {first}, not {second}" in _flat(r)
+        hinted = _flat(r).split("what to do:")[1].split("`")
+        command = next(part for part in hinted if "--rotate-keys" in part).split()
+        assert command[:3] == ["kumpel", "node", "setup"]
+        fixed = _setup(fleet_server, tech_token, vb.path, *command[3:])
+        assert fixed.exit_code == 0, fixed.output
+        assert _held(vb)["dev_eui"] == second
+    assert _device(fleet_server, tech_token, second)["provisioned_at"] is not None
+    assert _device(fleet_server, tech_token, first)["provisioned_at"] is not None  # untouched
