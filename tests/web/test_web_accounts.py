@@ -217,21 +217,56 @@ def _show_link(client: TestClient) -> str:
     return re.search(r'<a href="(http://[^"]+/signin/link/[A-Za-z0-9_-]{43})"', r.text).group(1)
 
 
+def _check(html: str) -> str:
+    return re.search(r'name="check" value="([0-9a-f]{32})"', html).group(1)
+
+
+def _redeem(client: TestClient, path: str):  # noqa: ANN202
+    """What the phone does: open the link, tap the button (the page's form, with its check)."""
+    look = client.get(path)
+    if look.status_code != 200:
+        return look
+    return client.post(path, data={"check": _check(look.text)}, follow_redirects=False)
+
+
 def test_a_phone_signs_in_once_with_the_link_from_a_signed_in_page(fleet, crew):
     name = crew("technician", "Anna Kowalski")
     laptop, _ = _password_sign_in(fleet, name)
     url = _show_link(laptop)
     path = url.split("127.0.0.1:8000", 1)[1]
-    phone = _client(fleet, "de")
+    phone, other = _client(fleet, "de"), _client(fleet)
     look = phone.get(path)
     assert look.status_code == 200 and "Als Anna Kowalski (Technik)" in look.text
     assert phone.get(path).status_code == 200  # looking (a link preview) does not use it up
-    r = phone.post(path, follow_redirects=False)
+    other_look = other.get(path)  # a second phone scans the same code before the first taps
+    r = phone.post(path, data={"check": _check(phone.get(path).text)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert "Anna Kowalski" in phone.get("/").text
-    again = _client(fleet).post(path, follow_redirects=False)  # a second phone with the same code
-    assert again.status_code == 410 and "used already" in again.text and "set-cookie" not in again.headers
+    again = other.post(path, data={"check": _check(other_look.text)}, follow_redirects=False)
+    assert (
+        again.status_code == 410
+        and "used already" in again.text
+        and "kumpel_session" not in again.headers.get("set-cookie", "")
+    )
     assert _client(fleet).get(path).status_code == 410
+
+
+def test_another_site_cannot_post_a_sign_in_link(fleet, crew):
+    """Login CSRF: a page elsewhere must not sign a visitor's browser in as the attacker's account. Its
+    cross-site POST carries neither the SameSite=Strict check cookie nor the matching form value."""
+    name = crew("technician")
+    laptop, _ = _password_sign_in(fleet, name)
+    path = _show_link(laptop).split("127.0.0.1:8000", 1)[1]
+    victim = _client(fleet)
+    for data in ({}, {"check": "0" * 32}):
+        r = victim.post(path, data=data, follow_redirects=False)
+        assert r.status_code == 403 and "kumpel_session" not in r.headers.get("set-cookie", "")
+    look = laptop.get(path)  # a form from one browser does not work in another (the nonce is per browser)
+    cookie = look.headers["set-cookie"].lower()
+    assert "kumpel_link_check=" in cookie and "samesite=strict" in cookie and "httponly" in cookie
+    r = victim.post(path, data={"check": _check(look.text)}, follow_redirects=False)
+    assert r.status_code == 403
+    assert _redeem(_client(fleet), path).status_code == 303  # and the link was not used up by any of that
 
 
 def test_a_sign_in_link_expires_and_a_new_one_voids_the_old(fleet, crew):
@@ -239,25 +274,32 @@ def test_a_sign_in_link_expires_and_a_new_one_voids_the_old(fleet, crew):
     laptop, _ = _password_sign_in(fleet, name)
     first = _show_link(laptop).split("127.0.0.1:8000", 1)[1]
     second = _show_link(laptop).split("127.0.0.1:8000", 1)[1]
-    r = _client(fleet).post(first, follow_redirects=False)
+    r = _redeem(_client(fleet), first)
     assert r.status_code == 410 and "used already" in r.text
+    phone = _client(fleet)
+    look = phone.get(second)
+    assert look.status_code == 200
     with Session(fleet.engine) as db:
         link = db.exec(select(SigninLink).where(SigninLink.used_at.is_(None))).all()
         for row in link:
             row.expires_at -= timedelta(seconds=accounts.LINK_SECONDS + 1)
             db.add(row)
         db.commit()
-    r = _client(fleet).post(second, follow_redirects=False)
+    r = phone.post(second, data={"check": _check(look.text)}, follow_redirects=False)  # tapped too late
     assert r.status_code == 410 and "has expired" in r.text
-    assert _client(fleet).post("/signin/link/" + "x" * 43).status_code == 410
+    assert _redeem(_client(fleet), second).status_code == 410
+    assert _client(fleet).get("/signin/link/" + "x" * 43).status_code == 410
 
 
 def test_a_disabled_account_link_does_not_sign_in(fleet, cli, crew):
     name = crew("technician")
     laptop, _ = _password_sign_in(fleet, name)
     path = _show_link(laptop).split("127.0.0.1:8000", 1)[1]
+    phone = _client(fleet)
+    look = phone.get(path)
     cli("user", "disable", name)
-    assert _client(fleet).post(path, follow_redirects=False).status_code == 410
+    assert phone.post(path, data={"check": _check(look.text)}, follow_redirects=False).status_code == 410
+    assert _redeem(_client(fleet), path).status_code == 410
 
 
 def test_two_redeems_of_one_link_only_one_wins(fleet, crew):

@@ -5,6 +5,9 @@ Every rule (hashing, lockout, single use, expiry, who may sign in) is fleet.serv
 module words its refusals (`AccountError.code`) in the reader's language.
 """
 
+import hashlib
+import hmac
+import secrets
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -56,6 +59,17 @@ def password_signin(request: Request, t: Translator, username: str, password: st
 
 
 # --- the phone scans a sign-in QR ----------------------------------------------------------------------
+LINK_CHECK_COOKIE = "kumpel_link_check"
+
+
+def _link_check(request: Request, nonce: str, raw: str) -> str:
+    """The form's proof that the POST comes from the page this browser was shown: an HMAC of a nonce
+    kept in a SameSite=Strict cookie. Another site cannot make a browser POST the link (login CSRF:
+    signing someone in as the attacker's account) because it neither sends the cookie nor knows it."""
+    message = f"signin-link:{nonce}:{raw}".encode()
+    return hmac.new(fleetdata.secret_key(request).encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
 @router.get("/signin/link/{raw}")
 def signin_link(request: Request, raw: str):
     """Whose sign-in link this is, with one button: link previews and scanners that only look (GET) do
@@ -66,20 +80,41 @@ def signin_link(request: Request, raw: str):
             account = accounts.peek_link(db, raw)
         except accounts.AccountError as exc:
             return error_page(request, 410, t("signin.link_title"), refusal(t, exc), t=t)
-        context = {"who": account.display_name, "role": account.role, "raw": raw}
-    return page(request, "signin_link.html", context, t=t)
+        nonce = secrets.token_urlsafe(16)
+        context = {
+            "who": account.display_name,
+            "role": account.role,
+            "raw": raw,
+            "check": _link_check(request, nonce, raw),
+        }
+    response = page(request, "signin_link.html", context, t=t)
+    response.set_cookie(
+        LINK_CHECK_COOKIE,
+        nonce,
+        max_age=accounts.LINK_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=fleetdata.settings(request).public_url.startswith("https://"),
+        path="/signin/link",
+    )
+    return response
 
 
 @router.post("/signin/link/{raw}")
-def redeem_signin_link(request: Request, raw: str):
+def redeem_signin_link(request: Request, raw: str, check: str = Form("")):
     t = translator(request)
+    nonce = request.cookies.get(LINK_CHECK_COOKIE, "")
+    if not nonce or not hmac.compare_digest(check, _link_check(request, nonce, raw)):
+        return error_page(request, 403, t("signin.link_title"), t("error.csrf"), t=t)  # the link stays unused
     with fleetdata.session(request) as db:
         try:
             account = accounts.redeem_link(db, raw)
         except accounts.AccountError as exc:
             return error_page(request, 410, t("signin.link_title"), refusal(t, exc), t=t)
         principal = fleetdata.account_principal(account)
-    return start_session(request, principal, "/")
+    response = start_session(request, principal, "/")
+    response.delete_cookie(LINK_CHECK_COOKIE, path="/signin/link")
+    return response
 
 
 # --- my account ------------------------------------------------------------------------------------------
