@@ -17,6 +17,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,8 +35,13 @@ LOCK_SECONDS = 300
 LINK_SECONDS = 300  # a sign-in QR is shown to a phone held next to the screen: minutes, not hours
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-# Verified against when the user name is unknown, so that answer costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user name is unknown, so that answer costs as long as a wrong password
+    (made on first use: hashing costs a noticeable fraction of a second, not to be paid at import)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -156,7 +162,7 @@ def authenticate(db: Session, username: str, password: str, now: datetime | None
     account = by_name(db, username)
     if account is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
         raise AccountError("failed", "unknown user name or wrong password")
