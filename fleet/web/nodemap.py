@@ -170,8 +170,11 @@ def tile_origin(cfg: Settings) -> str:
     """scheme://host[:port] of the tile server, for the page's Content-Security-Policy (img-src)."""
     if not cfg.map_tile_url:
         return ""
-    parts = urlsplit(cfg.map_tile_url.replace("{s}", "a"))
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    parts = urlsplit(cfg.map_tile_url.replace("{s}", "s-placeholder"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    # Leaflet's {s} picks a subdomain (a., b., c.): CSP's wildcard host covers them all
+    return f"{parts.scheme}://{parts.netloc.replace('s-placeholder', '*')}"
 
 
 def leaflet_dir() -> Path | None:

@@ -242,3 +242,20 @@ def test_a_city_tile_server_turns_the_plot_into_a_leaflet_map(fleet, signed_in):
     finally:
         cfg.map_tile_url = cfg.map_tile_attribution = ""
     assert "img-src 'self' data:;" in tech.get("/").headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("tiles", "origin"),
+    [
+        ("https://tiles.stadt.example/{z}/{x}/{y}.png", "https://tiles.stadt.example"),
+        ("https://{s}.tiles.stadt.example:8443/{z}/{x}/{y}.png", "https://*.tiles.stadt.example:8443"),
+        ("http://10.0.0.5/osm/{z}/{x}/{y}.png", "http://10.0.0.5"),
+        ("tiles/{z}/{x}/{y}.png", ""),  # not an absolute http(s) URL: no map tiles, the plot stays
+        ("javascript:alert(1)//{z}", ""),
+    ],
+)
+def test_the_tile_origin_for_the_content_security_policy(tiles, origin):
+    assert (
+        nodemap.tile_origin(seed.web_settings("sqlite://").model_copy(update={"map_tile_url": tiles}))
+        == origin
+    )
