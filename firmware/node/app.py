@@ -29,6 +29,7 @@ JOIN_BACKOFF_BASE_S = const(900)  # 15 min, doubled per failed join ...
 JOIN_BACKOFF_MAX_S = const(21600)  # ... up to 6 h, so a node in a dead zone tries 4 times a day
 MEASURE_NOW_SLEEP_MS = const(5000)
 MAX_UPLINKS_PER_CYCLE = const(4)
+FOPTS_MAX = const(15)  # LoRaWAN 1.0.x FOpts: room the modem's MAC answers may take in a frame
 SENSOR_WARMUP_MS = const(20)
 COUNTERS_PATH = "counters.json"
 
@@ -87,6 +88,8 @@ class Node:
         self.uplinks = 0
         self.reboot = False
         self.report_tried = False  # a report not acknowledged waits for the next cycle, not this one
+        self.too_long = 0  # AT+SEND answers "payload + MAC answers too long" in this cycle
+        self.fopts_room = 0  # bytes a batch leaves free for MAC answers after the modem refused one twice
         self.sleep_ms = cfg["meas_interval_min"] * 60000
         self.started_ms = time.ticks_ms()
 
@@ -262,7 +265,7 @@ class Node:
         from protocols import airtime  # only in cycles that send a batch
 
         with_pressure = bool(cfg["sensors"] & settings.SENSOR_PRESSURE) and self.prov["climate"] == "bme280"
-        limit = airtime.max_payload(0 if cfg["adr"] else cfg["data_rate"])
+        limit = airtime.max_payload(0 if cfg["adr"] else cfg["data_rate"]) - self.fopts_room
         if st.batch_len == 1:
             reading = st.sample(0, with_pressure)
             reading["battery_mv"] = st.battery_mv or None
@@ -336,6 +339,18 @@ class Node:
                 st.radio_errors += 1
                 self._recover()
                 return
+            except rui3.DutyCycle as e:  # the band is closed: the data waits for a later wake
+                log.warning("uplink on fPort %d waits: %s" % (fport, e))
+                return
+            except rui3.PayloadTooLong:
+                # the modem sent the pending MAC answers in an empty frame instead (airtime: counts);
+                # the same frame fits now unless the answers are sticky: then leave room for them
+                log.warning("fPort %d: %d bytes + MAC answers over the limit" % (fport, len(payload)))
+                self.uplinks += 1
+                if self.too_long:
+                    self.fopts_room = FOPTS_MAX
+                self.too_long += 1
+                continue
             except rui3.ModemError as e:
                 log.error("uplink on fPort %d refused: %s" % (fport, e))
                 st.radio_errors += 1
@@ -411,12 +426,18 @@ class Node:
             st.next_join_s = 0
             log.info("joined (join %d)" % st.join_count)
             return True
+        st.radio_errors += 1
+        self._back_off("join failed")
+        return False
+
+    def _back_off(self, what):
+        """Next modem attempt 15 min after this wake began, doubled per failure up to 6 h (RTC memory)."""
+        st = self.state
         st.join_failures += 1
         delay = min(JOIN_BACKOFF_BASE_S << min(st.join_failures - 1, 8), JOIN_BACKOFF_MAX_S)
-        st.next_join_s = now + delay
-        st.radio_errors += 1
-        log.warning("join failed (%d in a row): next attempt in %d s" % (st.join_failures, delay))
-        return False
+        woke_s = time.time() - time.ticks_diff(time.ticks_ms(), self.started_ms) // 1000
+        st.next_join_s = woke_s + delay
+        log.warning("%s (%d in a row): next attempt in %d s" % (what, st.join_failures, delay))
 
     def _recover(self):
         st = self.state
@@ -425,7 +446,9 @@ class Node:
         if self.modem.recover():
             log.info("modem answers again after reset")
         else:
-            log.error("modem still silent after reset")
+            # unpowered or miswired: without a back-off every cycle with data due would spend ~5 s of
+            # time-outs and resets on it; the join schedule's back-off applies (no session without it)
+            self._back_off("modem still silent after reset")
 
     def _downlink(self, fport, data):
         st = self.state
