@@ -618,4 +618,9 @@ def main():
     )
     if node.reboot:
         machine.reset()
+    import esp32
+
+    from node import boards
+
+    boards.hold(hw, esp32)  # outputs keep their levels in deep sleep instead of floating
     machine.deepsleep(sleep_ms)
