@@ -52,3 +52,15 @@ def test_machine_reset_reports_hard_reset(make_node):
     node = make_node()
     node.run(1, exec_code="import machine\nmachine.reset()\n")
     assert node.world["reset_cause"] == 2  # HARD_RESET, as esp_restart() is reported on the ESP32 port
+
+
+@pytest.mark.parametrize("addr", [0x76, 0x77])
+def test_bme280_found_at_either_address(make_node, addr):
+    # SDO low: 0x76, SDO high: 0x77 (BME280 datasheet 6.2); many breakouts strap it high
+    prov = {**PROVISION, "climate": "bme280"}
+    devices = {"board": "devkit_rak3172", "ultrasonic": "a02yyuw", "climate": "bme280", "climate_addr": addr}
+    node = make_node(provision=prov, devices=devices)
+    node.run(9)
+    batch = node.uplinks()[-1]
+    assert batch["type"] == "batch" and batch["flags"] == [], node.log[-1500:]
+    assert {r["temperature_c"] for r in batch["readings"]} == {18.5}
