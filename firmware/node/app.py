@@ -18,7 +18,11 @@ from micropython import const
 from node import log, store
 from protocols import settings
 
-codec = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap peak)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # mypy only: MicroPython has no typing module
+    from typing import Any
+
+codec: "Any" = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap)
 
 FW_VERSION = "1.0.0"
 WDT_TIMEOUT_MS = const(90000)  # longest honest cycle: recovery + join (20 s) + 4 uplinks
@@ -72,13 +76,15 @@ def reset_cause_name(cause):
 class Node:
     """The node for one wake; `hw` and `modem` may be passed in (tests, other boards)."""
 
+    state: "store.State"  # set by restore(), the first step
+    reading: "Any"  # measure() -> decide(): the wake's reading dict
+
     def __init__(self, prov, cfg, hw, modem, rtc):
         self.prov = prov
         self.cfg = cfg
         self.hw = hw
         self._modem = modem
         self.rtc = rtc
-        self.state = None
         self.wdt = None
         self.reset_cause = reset_cause_name(machine.reset_cause())
         self.reading = None
@@ -561,6 +567,8 @@ def _any_led():
     text = store.read_text("provision.json")
     try:
         board = json.loads(text).get("board") if text else None
+        if board is None:
+            return None
         pin = boards.PROFILES[board]["led"]
     except (ValueError, KeyError, AttributeError, TypeError):
         return None
@@ -576,12 +584,12 @@ def _setup():
     except provision.ProvisionError as e:
         machine.deepsleep(unprovisioned(str(e)))
         return None
-    provision = None
+    del provision
     _unload("node.provision")  # one at a time: the heap peak is the largest, not their sum
     from node import boards
 
     hw = boards.build(prov["board"], machine)
-    boards = None
+    del boards
     _unload("node.boards")
     from node.config import Config
 
