@@ -6,6 +6,7 @@
 
 var KUMPEL_VERSION = 1;
 var FLAG_NAMES = ['ultrasonic_fault', 'climate_fault', 'low_battery', 'fire_alarm', 'bin_full', 'config_pending'];
+// protocols/hardware.py RESET_CAUSES is the home of these names (tests/protocols/test_codec_js.py)
 var RESET_CAUSES = ['unknown', 'power_on', 'hard', 'watchdog', 'deepsleep', 'soft', 'brownout'];
 var COMMANDS = { 1: 'reboot', 2: 'status_now', 3: 'measure_now', 4: 'rejoin' };
 var REPORT_STATUSES = ['ok', 'unknown_key', 'out_of_range', 'bad_format'];

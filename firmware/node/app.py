@@ -38,6 +38,7 @@ SENSOR_WARMUP_MS = const(20)
 COUNTERS_PATH = "counters.json"
 
 _DRIVERS = (
+    "protocols.hardware",  # the sensor kinds' names, if a provisioning mistake needed them
     "node.sensors.battery",
     "node.sensors.ultrasonic",
     "node.sensors.a02yyuw",
@@ -66,11 +67,15 @@ _LOW_BATTERY = const(4)
 
 STEPS = ("restore", "power_sensors", "measure", "decide", "radio", "persist", "sensors_off")
 
-_RESET_NAMES = {1: "power_on", 2: "hard", 3: "watchdog", 4: "deepsleep", 5: "soft"}
-
 
 def reset_cause_name(cause):
-    return _RESET_NAMES.get(cause, "unknown")
+    """machine.reset_cause() as the status uplink names it (protocols/hardware.py RESET_CAUSES)."""
+    from protocols import hardware
+
+    names = hardware.RESET_CAUSES
+    name = names[cause] if 0 < cause < len(names) else "unknown"
+    _unload("protocols.hardware")  # a cycle that never sends must not keep it (heap)
+    return name
 
 
 class Node:
@@ -585,7 +590,8 @@ def _setup():
         machine.deepsleep(unprovisioned(str(e)))
         return None
     del provision
-    _unload("node.provision")  # one at a time: the heap peak is the largest, not their sum
+    # one at a time: the heap peak is the largest, not their sum
+    _unload("node.provision", "protocols.provisioning", "protocols.hardware")
     from node import boards
 
     hw = boards.build(prov["board"], machine)

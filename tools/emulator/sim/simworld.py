@@ -403,11 +403,10 @@ def _kind(kind):
     return None if kind in (None, "", "none") else kind
 
 
-_CAUSES = {1: "power_on", 2: "hard", 3: "watchdog", 4: "deepsleep", 5: "soft"}
-
-
 def _cause(code):
-    return _CAUSES.get(code, "unknown")
+    from protocols.hardware import RESET_CAUSES  # the names' one home
+
+    return RESET_CAUSES[code] if 0 < code < len(RESET_CAUSES) else "unknown"
 
 
 def load(path, flash_dir):
