@@ -736,6 +736,7 @@ if (typeof module !== 'undefined' && module.exports) {
     encodeCommand: encodeCommand,
     fillPercent: fillPercent,
     CodecError: CodecError,
-    SETTINGS: SETTINGS
+    SETTINGS: SETTINGS,
+    RESET_CAUSES: RESET_CAUSES
   };
 }

@@ -145,3 +145,11 @@ def test_bin_height_variable_is_a_whole_number_in_range_or_no_fill(node):
         assert "fill_pct" not in out[bad]["data"], bad
         assert out[bad]["data"]["distance_cm"] == 123  # the reading itself is kept
         assert "bin_height_cm" in out[bad]["warnings"][0], bad
+
+
+def test_reset_causes_match_their_home(node):
+    """The JS codec's reset-cause names are protocols/hardware.py's (the status frame carries the index)."""
+    from protocols import hardware
+
+    script = f"process.stdout.write(JSON.stringify(require({str(JS)!r}).RESET_CAUSES))"
+    assert tuple(json.loads(run_node(node, "-e", script))) == hardware.RESET_CAUSES
