@@ -238,8 +238,15 @@ class Rui3:
         self.ensure("LPM", "1")  # the modem sleeps whenever it is idle
 
     def ensure(self, name, value):
-        """AT+NAME=value unless the modem already holds it (hex compared case-insensitively)."""
-        if self.query(name).upper() != value.upper():
+        """AT+NAME=value unless the modem already holds it (hex compared case-insensitively). A value the
+        modem will not read out (RUI3 lets a build make a key write-only) is set."""
+        try:
+            held = self.query(name).upper()
+        except ModemSilent:
+            raise
+        except ModemError:
+            held = None
+        if held != value.upper():
             self.command("AT+" + name + "=" + value)
 
     def set_rate(self, adr, data_rate):

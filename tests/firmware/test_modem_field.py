@@ -140,3 +140,11 @@ def test_duty_cycle_busy_is_not_hammered(make_node):
     node.run(6)  # the window has passed: the batch goes
     batches = [f for f in node.uplinks()[sent:] if f["type"] == "batch"]
     assert batches and len(batches[0]["readings"]) >= 8, node.log[-3000:]
+
+
+def test_setup_sets_a_value_the_modem_will_not_read_out(make_node):
+    # RUI3 lets a build make a key write-only (atcmd_permission.h): reading it answers AT_PARAM_ERROR
+    node = make_node(faults={"modem": "appkey_write_only"})
+    node.run(1)
+    assert node.uplinks()[0]["type"] == "status", node.log[-1500:]
+    assert node.world["modem"]["cfg"]["APPKEY"] == "000102030405060708090A0B0C0D0E0F"

@@ -5,7 +5,8 @@ sends joins/uplinks through simworld's radio link. Answers come after a few ms o
 lines come when the radio would produce them (RX1 1 s after the uplink, TX_DONE after RX2).
 Faults (world.faults["modem"]): "silent" (the AT parser hangs until NRST or ATZ), "dead" (never answers,
 not even after a reset: unpowered or miswired), "busy" (every first AT+SEND of a cycle answers
-AT_BUSY_ERROR), "noise" (line noise: bytes that are not UTF-8 before every answer). world.radio["evt_order"]
+AT_BUSY_ERROR), "noise" (line noise: bytes that are not UTF-8 before every answer), "appkey_write_only"
+(a RUI3 build that will not read the AppKey out). world.radio["evt_order"]
 = "tx_first" sends TX_DONE before the RX line; world.radio["spaced"] uses the old spaced event spelling;
 world.radio["mac_pending"] = n gives the modem n bytes of MAC-command answers to send (taken at the next
 boot), world.radio["mac_sticky"] keeps them pending (sticky answers, LoRaWAN 1.0.x: repeated until a
@@ -233,6 +234,9 @@ class SimModem:
         return self._set(name, arg)
 
     def _read(self, name):
+        if name == "APPKEY" and self.w.faults.get("modem") == "appkey_write_only":
+            # a RUI3 build whose AT_APPKEY_PERM lacks READ: atcmd.c answers a read with AT_PARAM_ERROR
+            return self._emit("AT_PARAM_ERROR")
         if name == "RECV":
             dl = self._recv
             self._recv = None
