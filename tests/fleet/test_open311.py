@@ -178,7 +178,10 @@ def test_the_dev_eui_travels_as_an_extension(client, viewer, bin_eui) -> None:  
 def test_get_requests_filters_json_and_xml(client, viewer, bin_eui, db) -> None:  # noqa: ANN001
     from fleet.models import CitizenReport
 
-    ids = [file(client, viewer, service_code=c).json()[0]["service_request_id"] for c in ("bin_full", "smell_pests")]
+    ids = [
+        file(client, viewer, service_code=c).json()[0]["service_request_id"]
+        for c in ("bin_full", "smell_pests")
+    ]
     old = db.get(CitizenReport, ids[0])
     old.requested_at = datetime.now(UTC) - timedelta(days=120)
     db.add(old)

@@ -295,7 +295,7 @@ def _discovery(request: Request, fmt: str) -> Response:
     data = {
         "changeset": CHANGESET,
         "contact": cfg.open311_contact or None,
-        "key_service": "api_key: a fleet API token, issued by the fleet's admin (kumpel token create)",
+        "key_service": "api_key: a fleet API token, issued by the fleet's admin (kumpel fleet token create)",
         "endpoints": [
             {
                 "specification": SPECIFICATION,
