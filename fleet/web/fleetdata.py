@@ -3,12 +3,10 @@ the pages offer. Each action calls fleet.services the way the REST routes do (se
 dispatch what is due to the network server), so a button on a phone and a curl call behave the same.
 """
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-import segno
 from fastapi import Request
 from sqlmodel import Session, select
 
@@ -94,12 +92,13 @@ def full_threshold_pct() -> int:
 
 
 def qr_svg(device: Device, cfg: Settings) -> str:
-    """Just the TR005 QR code as compact inline SVG (the sheet prints name and street as text beside it)."""
-    buf = io.BytesIO()
-    segno.make(labels.tr005(device, cfg), error="m", micro=False).save(
-        buf, kind="svg", scale=1, border=2, xmldecl=False, svgns=True, omitsize=True
-    )
-    return buf.getvalue().decode()
+    """The bin URL's QR as compact inline SVG (the sheet prints name and street as text beside it)."""
+    return labels.qr_svg(labels.bin_url(device, cfg))
+
+
+def tr005_svg(device: Device, cfg: Settings) -> str:
+    """The smaller second code: the TR005 string for network-server claiming apps."""
+    return labels.qr_svg(labels.tr005(device, cfg))
 
 
 # --- acting --------------------------------------------------------------------------------------------
