@@ -9,6 +9,7 @@ the fleet's own keys. Battery voltage is deliberately not a kind: it is not publ
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -146,6 +147,7 @@ def _num(n: int) -> Any:
 
 
 # --- sources --------------------------------------------------------------------------------------------
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def things() -> Select:
     pub = public_nodes()
     return select(
@@ -175,18 +177,22 @@ def _places(with_coordinates: bool) -> Select:
     return query
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def locations() -> Select:
     return _places(True)
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def historical_locations() -> Select:
     return _places(True)
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def features() -> Select:
     return _places(False)
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def sensors() -> Select:
     return union_all(
         *(
@@ -202,6 +208,7 @@ def sensors() -> Select:
     )
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def observed_properties() -> Select:
     return union_all(
         *(
@@ -216,6 +223,7 @@ def observed_properties() -> Select:
     )
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def datastreams() -> Select:
     branches = []
     for k in KINDS:
@@ -241,6 +249,7 @@ def datastreams() -> Select:
     return union_all(*branches)
 
 
+@cache  # built once: SQLAlchemy then reuses its compiled form
 def observations() -> Select:
     branches = []
     for k in KINDS:
@@ -401,7 +410,13 @@ ENTITIES: dict[str, EntityType] = {
         EntityType(
             "Observation", "Observations", observations,
             _props("phenomenonTime", "resultTime", "result",
-                   **{"Datastream/@iot.id": "_datastream", "FeatureOfInterest/@iot.id": "_device"}),
+                   **{
+                    # Shortcuts: ids the observation row already holds (no subquery per row).
+                    "Datastream/@iot.id": "_datastream",
+                    "Datastream/Thing/@iot.id": "_device",
+                    "Datastream/ObservedProperty/@iot.id": "_kind",
+                    "FeatureOfInterest/@iot.id": "_device",
+                }),
             _observation,
             {
                 "Datastream": Link("Datastreams", False, (("_device", "_device"), ("_kind", "_kind"))),
