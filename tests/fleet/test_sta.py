@@ -302,3 +302,32 @@ def test_bad_options_are_400(client, city):
 def test_opening_a_group_takes_an_admin(client, city, tech):
     r = client.put("/api/v1/groups/Depot/open-data", json={"public": True}, headers=tech)
     assert r.status_code == 403
+
+
+def test_migration_0007_adds_closed_groups_and_goes_back(tmp_path):
+    """An existing fleet's groups stay closed after the upgrade (open data is an explicit choice)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, inspect, text
+
+    from fleet import db as fleet_db
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    fleet_db.migrate(engine, "0003")
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO device_group (name, description, config, created_at)"
+                " VALUES ('Nord', '', '{}', '2026-11-01 00:00:00')"
+            )
+        )
+    fleet_db.migrate(engine, "0007")
+    with engine.connect() as c:
+        row = c.execute(text("SELECT name, open_data, open_data_decimals FROM device_group")).one()
+    assert tuple(row) == ("Nord", 0, None)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(fleet_db.MIGRATIONS))
+    with engine.begin() as c:
+        cfg.attributes["connection"] = c
+        command.downgrade(cfg, "0003")
+    assert "open_data" not in {col["name"] for col in inspect(engine).get_columns("device_group")}
