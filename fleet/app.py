@@ -16,6 +16,7 @@ from fleet.api.routes import (
     commands,
     config,
     devices,
+    dumps,
     groups,
     health,
     imports,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(integrations.router)  # first: the hot path matches before the other routes
     app.include_router(sta.router)  # open data, read-only, no sign-in
+    app.include_router(dumps.router)
     for module in (
         devices,
         imports,
