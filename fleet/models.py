@@ -104,7 +104,10 @@ class Uplink(SQLModel, table=True):
 
 
 class Reading(SQLModel, table=True):
-    __table_args__ = (Index("ix_reading_device_time", "device_id", "measured_at"),)
+    __table_args__ = (
+        Index("ix_reading_device_time", "device_id", "measured_at"),
+        Index("ix_reading_time", "measured_at"),  # city-wide "latest" in the SensorThings API (0007)
+    )
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
     uplink_id: int = Field(foreign_key="uplink.id", ondelete="CASCADE")

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     open_data_publisher: str = "Stadt"
     open_data_contact_email: str = ""
     open_data_contributor_id: str = ""
+    # SensorThings API: at most this many queries at once (the rest wait, then get 503), and a time limit
+    # per query on PostgreSQL, so open-data readers cannot starve ingest of CPU and connections.
+    sta_max_concurrent: int = 2
+    sta_statement_timeout_s: int = 15
 
     # Network server for downlinks and registration: "none" | "chirpstack-grpc" | "chirpstack-mqtt" | "ttn"
     lns: Literal["none", "chirpstack-grpc", "chirpstack-mqtt", "ttn"] = "none"

@@ -331,3 +331,18 @@ def test_migration_0007_adds_closed_groups_and_goes_back(tmp_path):
         cfg.attributes["connection"] = c
         command.downgrade(cfg, "0003")
     assert "open_data" not in {col["name"] for col in inspect(engine).get_columns("device_group")}
+
+
+def test_busy_api_answers_503_instead_of_queueing_forever(client, app, monkeypatch):
+    """Open-data readers share the server with ingest: past the concurrency gate they wait, then get 503."""
+    import threading
+
+    from fleet.api.routes import sta as sta_route
+
+    monkeypatch.setattr(sta_route, "GATE_WAIT_S", 0.1)
+    app.state.sta_gate = threading.BoundedSemaphore(1)
+    app.state.sta_gate.acquire()  # another reader holds the only slot
+    busy = get(client, "/Things", 503)
+    assert "busy" in busy["message"]
+    app.state.sta_gate.release()
+    assert get(client, "/Things")["value"] == []

@@ -5,7 +5,8 @@ Revises: 0003
 Create Date: 2026-12-02 05:40:00
 
 A node is public when one of its groups is (an admin's choice); its coordinates are rounded to the
-fewest decimals any of its public groups asks for (none: as stored).
+fewest decimals any of its public groups asks for (none: as stored). An index on reading.measured_at
+serves the API's city-wide "newest observations" (without it, a sort of every reading).
 """
 
 import sqlalchemy as sa
@@ -21,9 +22,11 @@ def upgrade() -> None:
     with op.batch_alter_table("device_group") as batch:
         batch.add_column(sa.Column("open_data", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("open_data_decimals", sa.Integer(), nullable=True))
+    op.create_index("ix_reading_time", "reading", ["measured_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_reading_time", table_name="reading")
     with op.batch_alter_table("device_group") as batch:
         batch.drop_column("open_data_decimals")
         batch.drop_column("open_data")
