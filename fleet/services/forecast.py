@@ -13,7 +13,12 @@ The method, in three steps a crew chief can check by hand:
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet.models import Reading
 
 EMPTIED_DROP_PCT = 25.0
 HORIZON_H = 7 * 24
@@ -27,6 +32,7 @@ class Forecast:
     measured_at: datetime
     emptying_slots: tuple[tuple[int, int], ...]  # (weekday 0 = Monday, hour) of scheduled emptyings
     rate_per_day: float  # the bin's average rise, % a day (for the explanation)
+    last_emptied_at: datetime | None = None
 
     def hours_until_full(self, now: datetime) -> float | None:
         return None if self.full_at is None else max(0.0, (self.full_at - now).total_seconds() / 3600)
@@ -87,4 +93,25 @@ def forecast(readings: list[tuple[datetime, float]], threshold_pct: float = 80.0
         if _slot(t) in scheduled:  # emptied at the start of this hour
             level = 0.0
     slots = tuple(sorted((s // 24, s % 24) for s in scheduled))
-    return Forecast(full_at, start_level, start, slots, overall * 24)
+    emptied = [
+        t1 for (_, f0), (t1, f1) in zip(readings, readings[1:], strict=False) if f0 - f1 >= EMPTIED_DROP_PCT
+    ]
+    return Forecast(full_at, start_level, start, slots, overall * 24, emptied[-1] if emptied else None)
+
+
+def for_device(session: Session, device_id: int, threshold_pct: float, now: datetime) -> Forecast | None:
+    """The forecast from the node's last HISTORY_DAYS days of fill readings."""
+    rows = session.execute(
+        select(Reading.measured_at, Reading.fill_pct)
+        .where(
+            Reading.device_id == device_id,
+            Reading.measured_at >= now - timedelta(days=HISTORY_DAYS),
+            Reading.fill_pct.is_not(None),
+        )
+        .order_by(Reading.measured_at)
+    ).all()
+    return forecast([(_aware(t), float(f)) for t, f in rows], threshold_pct)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
