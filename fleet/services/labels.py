@@ -42,15 +42,6 @@ def qr_png(device: Device, cfg: Settings, scale: int = 6) -> bytes:
     return buf.getvalue()
 
 
-def qr_svg(payload: str, scale: int = 1, border: int = 4) -> str:
-    """A QR code as inline SVG without a fixed size (the page's CSS sizes it)."""
-    buf = io.BytesIO()
-    segno.make(payload, error="m", micro=False).save(
-        buf, kind="svg", scale=scale, border=border, xmldecl=False, svgns=True, omitsize=True
-    )
-    return buf.getvalue().decode()
-
-
 def label_svg(device: Device, cfg: Settings, scale: int = 4) -> str:
     qr = segno.make(bin_url(device, cfg), error="m", micro=False)
     size = qr.symbol_size(scale=scale, border=4)[0]
