@@ -313,7 +313,7 @@ def test_migration_0007_adds_closed_groups_and_goes_back(tmp_path):
     from fleet import db as fleet_db
 
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    fleet_db.migrate(engine, "0003")
+    fleet_db.migrate(engine, "0006")
     with engine.begin() as c:
         c.execute(
             text(
@@ -329,7 +329,7 @@ def test_migration_0007_adds_closed_groups_and_goes_back(tmp_path):
     cfg.set_main_option("script_location", str(fleet_db.MIGRATIONS))
     with engine.begin() as c:
         cfg.attributes["connection"] = c
-        command.downgrade(cfg, "0003")
+        command.downgrade(cfg, "0006")
     assert "open_data" not in {col["name"] for col in inspect(engine).get_columns("device_group")}
 
 

@@ -1,7 +1,7 @@
 """open data per group: which nodes the SensorThings API shows, and how far their coordinates are rounded
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-02 05:40:00
 
 A node is public when one of its groups is (an admin's choice); its coordinates are rounded to the
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
