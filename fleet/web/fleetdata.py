@@ -137,12 +137,13 @@ def full_threshold_pct() -> int:
 
 
 def qr_svg(device: Device, cfg: Settings) -> str:
-    """Just the TR005 QR code as compact inline SVG (the sheet prints name and street as text beside it)."""
-    buf = io.BytesIO()
-    segno.make(labels.tr005(device, cfg), error="m", micro=False).save(
-        buf, kind="svg", scale=1, border=2, xmldecl=False, svgns=True, omitsize=True
-    )
-    return buf.getvalue().decode()
+    """The bin URL's QR as compact inline SVG (the sheet prints name and street as text beside it)."""
+    return qr_svg_for(labels.bin_url(device, cfg))
+
+
+def tr005_svg(device: Device, cfg: Settings) -> str:
+    """The smaller second code: the TR005 string for network-server claiming apps."""
+    return qr_svg_for(labels.tr005(device, cfg))
 
 
 # --- acting --------------------------------------------------------------------------------------------

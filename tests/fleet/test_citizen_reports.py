@@ -254,3 +254,22 @@ def test_crew_sees_and_closes_a_report_the_citizen_reads(app, client, bin_eui, t
     stored = db.get(CitizenReport, ref)
     assert stored.email is None and stored.client_key is None  # personal data gone at close
     assert stored.closed_by == "test-technician"
+
+
+def test_the_label_url_leads_a_citizen_to_the_form(client, bin_eui, db) -> None:  # noqa: ANN001
+    """`/b/<asset id>` (the label's QR) shows the bin's public page; its link opens this bin's form, which
+    names the bin by its place, never by its DevEUI, and files the report for that bin."""
+    from fleet.models import Device
+
+    asset_id = db.exec(select(Device).where(Device.dev_eui == EUI)).one().id
+    public = client.get(f"/b/{asset_id}", headers={"Accept-Language": "de"})
+    assert public.status_code == 200
+    (link,) = re.findall(r'href="(/report/[^"]+)"', public.text)
+    assert link == f"/report/{asset_id}"
+    page = client.get(link, headers={"Accept-Language": "de"})
+    assert "Husemannplatz 3, Mitte" in page.text and EUI not in page.text
+    (form,) = [f for f in read(page.text).forms if f.get("action") == link]
+    r = submit(client, form, service_code="lid_problem")
+    assert r.status_code == 303
+    (req,) = client.get("/open311/v2/requests.json?extensions=true").json()
+    assert req["extended_attributes"]["dev_eui"] == EUI and req["service_code"] == "lid_problem"

@@ -1,7 +1,7 @@
 """citizen reports (Open311 GeoReport v2) and their photos
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 06:15:00
 
 A citizen's report at a bin (`citizen_report`; its id is the Open311 service_request_id and the
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

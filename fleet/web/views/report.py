@@ -9,7 +9,7 @@ sender (a keyed hash of the address, erased at close) and per bin (services/citi
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from fleet.models import CitizenReport
+from fleet.models import CitizenReport, Device
 from fleet.services import citizen
 from fleet.web import fleetdata, queries, wording
 from fleet.web.i18n import Translator
@@ -21,13 +21,23 @@ router = APIRouter()
 HONEYPOT = "website"  # a field people never see or fill (hidden by CSS, skipped by screen readers)
 
 
+def _bin(db, key: str):  # noqa: ANN001, ANN202
+    """The bin behind a report URL: its asset id (the label's `/b/<id>` number, what citizens see) or,
+    for Open311 users and crews, its DevEUI as printed (dashes and colons allowed)."""
+    if key.isdigit() and len(key) <= 12:
+        return db.get(Device, int(key))
+    return queries.device_by_eui(db, normalize_eui(key))
+
+
 def _place(device) -> str:  # noqa: ANN001
     return ", ".join(part for part in (device.street, device.district) if part)
 
 
-def _form(request: Request, t: Translator, device, values: dict, error: str = "", status: int = 200):  # noqa: ANN001, ANN202
+def _form(
+    request: Request, t: Translator, device, key: str, values: dict, error: str = "", status: int = 200
+):  # noqa: ANN001, ANN202, E501
     context = {
-        "bin": {"dev_eui": device.dev_eui, "place": _place(device), "name": wording.display_name(device)},
+        "bin": {"key": key, "place": _place(device), "name": wording.display_name(device)},
         "services": citizen.SERVICE_CODES,
         "values": values,
         "error": error,
@@ -43,20 +53,20 @@ def _unknown_bin(request: Request, t: Translator, dev_eui: str):  # noqa: ANN202
     return error_page(request, 404, t("report.unknown_bin"), text, t=t)
 
 
-@router.get("/report/{dev_eui}")
-def report_form(request: Request, dev_eui: str):
+@router.get("/report/{key}")
+def report_form(request: Request, key: str):
     t = translator(request)
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = _bin(db, key)
         if device is None:
-            return _unknown_bin(request, t, dev_eui)
-        return _form(request, t, device, {})
+            return _unknown_bin(request, t, key)
+        return _form(request, t, device, key, {})
 
 
-@router.post("/report/{dev_eui}")
+@router.post("/report/{key}")
 async def file_report(
     request: Request,
-    dev_eui: str,
+    key: str,
     service_code: str = Form(""),
     note: str = Form(""),
     email: str = Form(""),
@@ -68,32 +78,32 @@ async def file_report(
     values = {"service_code": service_code, "note": note, "email": email}
     raw = await photo.read(cfg.report_photo_max_bytes + 1) if photo is not None and photo.filename else b""
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = _bin(db, key)
         if device is None:
-            return _unknown_bin(request, t, dev_eui)
+            return _unknown_bin(request, t, key)
         if website:  # only a form-filling robot sees this field
-            return _form(request, t, device, values, t("report.error.refused"), 400)
+            return _form(request, t, device, key, values, t("report.error.refused"), 400)
         if service_code not in citizen.SERVICE_CODES:
-            return _form(request, t, device, values, t("report.error.pick"), 400)
+            return _form(request, t, device, key, values, t("report.error.pick"), 400)
         if len(note) > citizen.DESCRIPTION_MAX:
             message = t("report.error.note_long", max=citizen.DESCRIPTION_MAX)
-            return _form(request, t, device, values, message, 400)
+            return _form(request, t, device, key, values, message, 400)
         if email.strip() and not citizen.valid_email(email.strip()):
-            return _form(request, t, device, values, t("report.error.email"), 400)
+            return _form(request, t, device, key, values, t("report.error.email"), 400)
         cleaned = None
         if raw:
             try:
                 cleaned = citizen.clean_photo(raw, cfg.report_photo_max_bytes)
             except citizen.PhotoError as exc:
                 message = t("report.error." + exc.code, max=cfg.report_photo_max_bytes // (1024 * 1024))
-                return _form(request, t, device, values, message, 400)
+                return _form(request, t, device, key, values, message, 400)
         sender = request.client.host if request.client else "unknown"
-        key = citizen.client_key(cfg.secret_key, f"web:{sender}")
+        sender_key = citizen.client_key(cfg.secret_key, f"web:{sender}")
         refused = citizen.rate_limited(
-            db, device, key, cfg.report_limit_per_client_hour, cfg.report_limit_per_bin_hour
+            db, device, sender_key, cfg.report_limit_per_client_hour, cfg.report_limit_per_bin_hour
         )
         if refused is not None:
-            return _form(request, t, device, values, t("report.error." + refused.code), refused.status)
+            return _form(request, t, device, key, values, t("report.error." + refused.code), refused.status)
         report = citizen.file_report(
             db,
             device,
@@ -101,7 +111,7 @@ async def file_report(
             description=note,
             email=email,
             photo=cleaned,
-            key=key,
+            key=sender_key,
             source="web",
         )
     return RedirectResponse(f"/report/status/{report.id}?new=1", status_code=303)
