@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from fleet.models import Alert, Device, Event
+from fleet.services import citizen
 from fleet.settings import Settings
 
 
@@ -60,6 +61,8 @@ def evaluate(session: Session, device: Device, health: dict, cfg: Settings, now:
             current.closed_at = now
             session.add(current)
             session.add(Event(device_id=device.id, kind="alert_closed", message=kind))
+            if kind == "bin_full":  # emptied: the citizens' "full" reports close with the alarm
+                citizen.close_on_emptying(session, device.id, now)
         elif state is True and current is not None and message and current.message != message:
             current.message = message
             session.add(current)

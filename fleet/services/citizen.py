@@ -211,5 +211,53 @@ def open_summaries(db: Session, device_id: int) -> list[dict]:
     return [summary(r) for r in open_reports(db, device_id)]
 
 
+# --- reports meet the sensor ---------------------------------------------------------------------------
+SUSPECT_FILL_PCT = 20  # a bin citizens call full while its sensor says this or less: the sensor is suspect
+SUSPECT_WINDOW = timedelta(hours=24)
+EMPTIED_NOTE = "Geleert (laut Füllstandssensor). / Emptied (as the fill sensor shows)."
+
+
+def sensor_disagreement(
+    db: Session, device_id: int, fill_pct: int | None, measured_at: datetime, now: datetime
+):  # noqa: ANN201, E501
+    """A health reason when open "full" reports of the last day face a newer reading of at most 20 %:
+    the citizens see a full bin, the sensor an empty one (a blocked, dirty or tilted sensor), else None."""
+    if fill_pct is None or fill_pct > SUSPECT_FILL_PCT:
+        return None
+    count = db.exec(
+        select(func.count())
+        .select_from(CitizenReport)
+        .where(
+            CitizenReport.device_id == device_id,
+            CitizenReport.service_code == "bin_full",
+            CitizenReport.status == "open",
+            CitizenReport.requested_at >= now - SUSPECT_WINDOW,
+            CitizenReport.requested_at <= measured_at,
+        )
+    ).one()
+    if not count:
+        return None
+    message = f"{count} citizen report(s) say full, the sensor says {fill_pct} %"
+    return {"code": "sensor_suspect", "severity": "warning", "message": message, "reports": count}
+
+
+def close_on_emptying(db: Session, device_id: int, now: datetime) -> int:
+    """The bin's full alarm closed (it was emptied): its open "full" reports close with it, personal data
+    erased as at any close. In the caller's transaction; returns how many closed."""
+    reports = db.exec(
+        select(CitizenReport).where(
+            CitizenReport.device_id == device_id,
+            CitizenReport.service_code == "bin_full",
+            CitizenReport.status == "open",
+        )
+    ).all()
+    for report in reports:
+        report.status, report.status_notes = "closed", EMPTIED_NOTE
+        report.closed_at = report.updated_at = now
+        report.closed_by, report.email, report.client_key = "sensor", None, None
+        db.add(report)
+    return len(reports)
+
+
 def photo_of(db: Session, report_id: int) -> CitizenReportPhoto | None:
     return db.get(CitizenReportPhoto, report_id)

@@ -12,7 +12,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from fleet.models import Alert, DesiredConfig, Device, Reading, ReportedConfig, StatusReport, Uplink, utcnow
-from fleet.services import verification, wire
+from fleet.services import citizen, verification, wire
 
 RANK = {"ok": 0, "unknown": 1, "warning": 2, "offline": 3, "critical": 4}
 BATTERY_EMPTY_MV = 3000  # the 3.3 V regulator drops out below this: the node stops reporting
@@ -248,6 +248,10 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
             reasons.append(_reason("fire_alarm", "critical", f"fire alarm: {latest.temperature_c} °C"))
         if alarms["bin_full"]:
             reasons.append(_reason("bin_full", "warning", f"bin full: {latest.fill_pct} %"))
+        if suspect := citizen.sensor_disagreement(
+            session, device.id, latest.fill_pct, latest.measured_at, now
+        ):
+            reasons.append(suspect)
 
     since = now - timedelta(days=14)
     batt_points = [

@@ -93,6 +93,10 @@ def _params(t: Translator, code: str, f: Facts, reason: dict) -> dict | None:
         return None if f.temperature_c is None else {"temperature": t.number(f.temperature_c, 1)}
     if code == "bin_full":
         return None if f.fill_pct is None else {"fill": t.number(f.fill_pct)}
+    if code == "sensor_suspect":
+        return (
+            None if f.fill_pct is None else {"fill": t.number(f.fill_pct), "count": reason.get("reports", 1)}
+        )
     if code in ("battery_low", "battery_days_left"):
         if f.battery_mv is None:
             return None

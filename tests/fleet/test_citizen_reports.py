@@ -273,3 +273,67 @@ def test_the_label_url_leads_a_citizen_to_the_form(client, bin_eui, db) -> None:
     assert r.status_code == 303
     (req,) = client.get("/open311/v2/requests.json?extensions=true").json()
     assert req["extended_attributes"]["dev_eui"] == EUI and req["service_code"] == "lid_problem"
+
+
+# --- reports meet the sensor ------------------------------------------------------------------------------
+def _measure(client, dev_eui: str, fcnt: int, distance_cm: int, flags: list, when) -> None:  # noqa: ANN001
+    from fleet_helpers import cs_up, post_up
+
+    from protocols import codec
+
+    frame = codec.encode_measurement(
+        {"distance_cm": distance_cm, "no_echo": False, "temperature_c": 12.0, "humidity_pct": 60.0,
+         "battery_mv": 3700, "flags": flags}
+    )  # fmt: skip
+    r = post_up(client, cs_up(dev_eui, 1, frame, fcnt=fcnt, time=when))
+    assert r.json()["result"] == "stored", r.text
+
+
+def _file_full(client, dev_eui: str) -> int:  # noqa: ANN001
+    r = client.post(f"/report/{dev_eui}", data={"service_code": "bin_full"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return int(r.headers["location"].split("/")[-1].split("?")[0])
+
+
+def test_full_report_against_a_nearly_empty_sensor_marks_it_suspect(client, tech) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from fleet.models import utcnow
+
+    dev = add_device(client, tech)["dev_eui"]  # the default 120 cm bin
+    _measure(client, dev, 1, 100, [], utcnow() - timedelta(hours=2))  # 17 % before the report
+    _file_full(client, dev)
+    health = client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()
+    assert "sensor_suspect" not in [r["code"] for r in health["reasons"]]  # the bin may have filled since
+    _measure(client, dev, 2, 105, [], utcnow())  # and after it: 13 %
+    health = client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()
+    assert health["last_reading"]["fill_pct"] == 13
+    (suspect,) = [r for r in health["reasons"] if r["code"] == "sensor_suspect"]
+    assert suspect["severity"] == "warning" and suspect["reports"] == 1
+    assert "sensor says 13 %" in suspect["message"]
+    crew = _signed_in(client.app, tech)
+    assert "1 citizen report(s) say full, the sensor says 13 %" in crew.get(f"/nodes/{dev}").text
+    # The sensor agrees (the bin really is full): no suspicion, only the full alarm.
+    _measure(client, dev, 3, 10, ["bin_full"], utcnow())
+    codes = [r["code"] for r in client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()["reasons"]]
+    assert "sensor_suspect" not in codes and "bin_full" in codes
+
+
+def test_full_reports_close_when_the_full_alarm_closes(client, tech, db) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from fleet.models import Alert, utcnow
+
+    dev = add_device(client, tech)["dev_eui"]
+    _measure(client, dev, 1, 8, ["bin_full"], utcnow() - timedelta(minutes=30))
+    assert db.exec(select(Alert).where(Alert.kind == "bin_full")).one().closed_at is None
+    full = _file_full(client, dev)
+    smell = client.post(f"/report/{dev}", data={"service_code": "smell_pests", "email": "x@y.de"})
+    assert smell.status_code == 200  # followed to the status page
+    _measure(client, dev, 2, 110, [], utcnow())  # emptied
+    db.expire_all()
+    assert db.exec(select(Alert).where(Alert.kind == "bin_full")).one().closed_at is not None
+    (closed,) = client.get(f"/open311/v2/requests/{full}.json").json()
+    assert closed["status"] == "closed" and "Geleert" in closed["status_notes"]
+    others = client.get("/open311/v2/requests.json?status=open").json()
+    assert [r["service_code"] for r in others] == ["smell_pests"]  # emptying does not fix a smell
