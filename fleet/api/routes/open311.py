@@ -111,11 +111,11 @@ def _words(lang: str) -> dict[str, str]:
 def _service(code: str, words: dict[str, str]) -> dict:
     return {
         "service_code": code,
-        "service_name": words[f"report.service.{code}"],
-        "description": words[f"report.service_desc.{code}"],
+        "service_name": words[f"problem.{code}"],
+        "description": words[f"problem_desc.{code}"],
         "metadata": True,  # the bin's DevEUI is an attribute
         "type": "realtime",
-        "keywords": words[f"report.keywords.{code}"],
+        "keywords": words[f"problem_keywords.{code}"],
         "group": citizen.SERVICE_GROUP,
     }
 
@@ -150,7 +150,7 @@ def request_view(report: CitizenReport, dev_eui: str, words: dict, cfg, extensio
         "service_request_id": report.id,
         "status": report.status,
         "status_notes": report.status_notes or None,
-        "service_name": words.get(f"report.service.{report.service_code}", report.service_code),
+        "service_name": words.get(f"problem.{report.service_code}", report.service_code),
         "service_code": report.service_code,
         "description": report.description or None,
         "agency_responsible": cfg.open311_agency or None,

@@ -82,20 +82,20 @@ async def file_report(
         if device is None:
             return _unknown_bin(request, t, key)
         if website:  # only a form-filling robot sees this field
-            return _form(request, t, device, key, values, t("report.error.refused"), 400)
+            return _form(request, t, device, key, values, t("report_error.refused"), 400)
         if service_code not in citizen.SERVICE_CODES:
-            return _form(request, t, device, key, values, t("report.error.pick"), 400)
+            return _form(request, t, device, key, values, t("report_error.pick"), 400)
         if len(note) > citizen.DESCRIPTION_MAX:
-            message = t("report.error.note_long", max=citizen.DESCRIPTION_MAX)
+            message = t("report_error.note_long", max=citizen.DESCRIPTION_MAX)
             return _form(request, t, device, key, values, message, 400)
         if email.strip() and not citizen.valid_email(email.strip()):
-            return _form(request, t, device, key, values, t("report.error.email"), 400)
+            return _form(request, t, device, key, values, t("report_error.email"), 400)
         cleaned = None
         if raw:
             try:
                 cleaned = citizen.clean_photo(raw, cfg.report_photo_max_bytes)
             except citizen.PhotoError as exc:
-                message = t("report.error." + exc.code, max=cfg.report_photo_max_bytes // (1024 * 1024))
+                message = t("report_error." + exc.code, max=cfg.report_photo_max_bytes // (1024 * 1024))
                 return _form(request, t, device, key, values, message, 400)
         sender = request.client.host if request.client else "unknown"
         sender_key = citizen.client_key(cfg.secret_key, f"web:{sender}")
@@ -103,7 +103,7 @@ async def file_report(
             db, device, sender_key, cfg.report_limit_per_client_hour, cfg.report_limit_per_bin_hour
         )
         if refused is not None:
-            return _form(request, t, device, key, values, t("report.error." + refused.code), refused.status)
+            return _form(request, t, device, key, values, t("report_error." + refused.code), refused.status)
         report = citizen.file_report(
             db,
             device,
