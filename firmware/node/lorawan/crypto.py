@@ -111,7 +111,7 @@ def join_mic(app_key, msg):
 def decrypt_join_accept(app_key, phy):
     """The plain join-accept: MHDR | AES-ECB *encrypt* of the rest (the server encrypted it with decrypt)."""
     if len(phy) not in (17, 33):
-        raise ValueError("join-accept length %d" % len(phy))
+        raise ValueError("join-accept length " + str(len(phy)))
     out = bytearray(phy)
     cipher = aes(app_key, _ECB)
     mv = memoryview(out)

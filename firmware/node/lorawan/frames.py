@@ -66,9 +66,7 @@ def parse_join_accept(app_key, phy):
     return JoinAccept(plain)
 
 
-def data_uplink(
-    nwk_s_key, app_s_key, dev_addr, fcnt, fport, payload, confirmed=False, fctrl=0, fopts=b""
-):
+def data_uplink(nwk_s_key, app_s_key, dev_addr, fcnt, fport, payload, confirmed=False, fctrl=0, fopts=b""):
     """A data uplink. fctrl carries ADR/ADRACKReq/ACK; fopts (≤ 15 bytes of MAC answers) travel in clear;
     fport None sends no FPort/FRMPayload; fport 0 encrypts payload (MAC commands) with NwkSKey."""
     if len(fopts) > 15:

@@ -132,7 +132,7 @@ def msb(fcnt: int) -> str:
 
 
 def test_our_frames_parse_in_lora_packet(mpy_tree):
-    """Join-requests and data uplinks built by our MicroPython code: lora-packet verifies and decrypts them."""
+    """Join-requests and data uplinks from our MicroPython code: lora-packet verifies and decrypts them."""
     body = f"nwk = h('{NWK}'); app = h('{APP}'); key = h('{JOIN_APP_KEY}')\n"
     for nonce in (0, 1, 255, 256, 65535):
         body += f"show(frames.join_request(key, h('70b3d57ed0000001'), h('0004a30b001c0530'), {nonce}))\n"
