@@ -1,0 +1,75 @@
+"""The native LoRaWAN MAC (firmware/node/lorawan) under MicroPython against the simulated network server.
+
+tests/firmware/lorawan/mp/run_mac.py holds the scenarios (joins across reboots and power cuts, counters,
+receive-window edges at SF7/SF12, every MAC command, ADR back-off, duty cycle, TR007 join back-off,
+confirmed frames). It runs once; each scenario is reported here. Every frame that went over the simulated
+air — the node's and the server's — is then parsed and MIC-checked by the npm package lora-packet.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from lw_harness import HERE, lora_packet, micropython
+
+MP = HERE / "mp"
+# The scenarios carry test equipment in the same heap: the simulated network server, the air and the
+# harness (~25 KB on the 64-bit Unix port). The MAC's own share is measured in test_mac_heap_share.
+HEAP = "160k"
+NAMES = re.findall(r"^def (test_\w+)", (MP / "run_mac.py").read_text(), re.M)
+
+
+@pytest.fixture(scope="module")
+def mac_run(mpy_tree, tmp_path_factory) -> subprocess.CompletedProcess:
+    lib = tmp_path_factory.mktemp("lw_mp")
+    for src in MP.glob("*.py"):
+        subprocess.run(
+            [str(Path(micropython()).with_name("mpy-cross")), "-o", str(lib / (src.stem + ".mpy")), str(src)],
+            check=True,
+        )
+    return subprocess.run(
+        [micropython(), "-X", f"heapsize={HEAP}", "-c", "import run_mac"],
+        env={"MICROPYPATH": f"{lib}:{mpy_tree}"},
+        cwd=lib,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mac_scenario(mac_run, name):
+    lines = mac_run.stdout.splitlines()
+    if f"ok {name}" in lines:
+        return
+    failure = [line for line in lines if line.startswith(f"FAIL {name}:")]
+    pytest.fail(failure[0] if failure else f"{name} did not run: {mac_run.stderr[-2000:]}")
+
+
+def test_every_frame_on_air_verifies_in_lora_packet(mac_run):
+    """Join-requests, uplinks (node), join-accepts, downlinks (server): all MIC-check in lora-packet."""
+    cases = []
+    for line in mac_run.stdout.splitlines():
+        if not line.startswith("PHY "):
+            continue
+        _, phy, app_key, nwk, app, msb = line.split()
+        case = {"phy": phy, "app_key": app_key, "fcnt_msb": msb}
+        if nwk != "-":
+            case.update(nwk_s_key=nwk, app_s_key=app)
+        cases.append(case)
+    assert len(cases) > 300, len(cases)
+    parsed = lora_packet("parse", cases)
+    bad = [(c["phy"], p) for c, p in zip(cases, parsed, strict=True) if not p.get("mic_ok")]
+    assert not bad, bad[:5]
+    kinds = {p["mtype"] for p in parsed}
+    assert {
+        "Join Request",
+        "Join Accept",
+        "Unconfirmed Data Up",
+        "Confirmed Data Up",
+        "Unconfirmed Data Down",
+        "Confirmed Data Down",
+    } <= kinds, kinds
