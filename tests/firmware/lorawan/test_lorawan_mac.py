@@ -1,5 +1,8 @@
 """The native LoRaWAN MAC (firmware/node/lorawan) under MicroPython against the simulated network server.
 
+Twice: on an API-level modem (the MAC alone), and on the SX1262 driver (firmware/node/radio/sx1262.py)
+talking SPI to the chip model (tools/emulator/sim/simsx1262.py), byte for byte as on the chip.
+
 tests/firmware/lorawan/mp/run_mac.py holds the scenarios (joins across reboots and power cuts, counters,
 receive-window edges at SF7/SF12, every MAC command, ADR back-off, duty cycle, TR007 join back-off,
 confirmed frames). It runs once; each scenario is reported here. Every frame that went over the simulated
@@ -22,31 +25,67 @@ HEAP = "160k"
 NAMES = re.findall(r"^def (test_\w+)", (MP / "run_mac.py").read_text(), re.M)
 
 
+MODEMS = ("api", "sx1262")
+
+
 @pytest.fixture(scope="module")
-def mac_run(mpy_tree, tmp_path_factory) -> subprocess.CompletedProcess:
+def mp_lib(tmp_path_factory) -> Path:
     lib = tmp_path_factory.mktemp("lw_mp")
     for src in MP.glob("*.py"):
         subprocess.run(
             [str(Path(micropython()).with_name("mpy-cross")), "-o", str(lib / (src.stem + ".mpy")), str(src)],
             check=True,
         )
+    return lib
+
+
+def run_suite(mp_lib: Path, mpy_tree: Path, module: str, modem: str = "api") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [micropython(), "-X", f"heapsize={HEAP}", "-c", "import run_mac"],
-        env={"MICROPYPATH": f"{lib}:{mpy_tree}"},
-        cwd=lib,
+        [micropython(), "-X", f"heapsize={HEAP}", "-c", f"import {module}"],
+        env={"MICROPYPATH": f"{mp_lib}:{mpy_tree}", "LW_MODEM": modem},
+        cwd=mp_lib,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_mac_scenario(mac_run, name):
-    lines = mac_run.stdout.splitlines()
+@pytest.fixture(scope="module")
+def mac_runs(mp_lib, mpy_tree) -> dict[str, subprocess.CompletedProcess]:
+    return {modem: run_suite(mp_lib, mpy_tree, "run_mac", modem) for modem in MODEMS}
+
+
+@pytest.fixture(scope="module")
+def mac_run(mac_runs) -> subprocess.CompletedProcess:
+    return mac_runs["sx1262"]
+
+
+def report(run: subprocess.CompletedProcess, name: str) -> None:
+    lines = run.stdout.splitlines()
     if f"ok {name}" in lines:
         return
     failure = [line for line in lines if line.startswith(f"FAIL {name}:")]
-    pytest.fail(failure[0] if failure else f"{name} did not run: {mac_run.stderr[-2000:]}")
+    pytest.fail(failure[0] if failure else f"{name} did not run: {run.stderr[-2000:]}")
+
+
+@pytest.mark.parametrize("modem", MODEMS)
+@pytest.mark.parametrize("name", NAMES)
+def test_mac_scenario(mac_runs, modem, name):
+    report(mac_runs[modem], name)
+
+
+RADIO_NAMES = re.findall(r"^def (test_\w+)", (MP / "run_radio.py").read_text(), re.M)
+
+
+@pytest.fixture(scope="module")
+def radio_run(mp_lib, mpy_tree) -> subprocess.CompletedProcess:
+    return run_suite(mp_lib, mpy_tree, "run_radio")
+
+
+@pytest.mark.parametrize("name", RADIO_NAMES)
+def test_sx1262_driver(radio_run, name):
+    """SX1262 driver against the SPI-level chip model: datasheet sequences, timing, documented quirks."""
+    report(radio_run, name)
 
 
 def test_every_frame_on_air_verifies_in_lora_packet(mac_run):

@@ -11,6 +11,7 @@ schedule downlinks in reply.
 
 PREAMBLE = 8
 MIN_PREAMBLE_SYMBOLS = 5
+FREQ_TOLERANCE_HZ = 1000  # PLL steps are 0.95 Hz; a receiver hears a frame within a few kHz of its channel
 
 
 def symbol_us(sf, bw_khz):
@@ -68,7 +69,12 @@ class Air:
         best = None
         sym = symbol_us(sf, bw_khz)
         for f in self.downlinks:
-            if f.freq_hz != freq_hz or f.sf != sf or f.bw_khz != bw_khz or f.iq_inverted != iq_inverted:
+            if (
+                abs(f.freq_hz - freq_hz) > FREQ_TOLERANCE_HZ
+                or f.sf != sf
+                or f.bw_khz != bw_khz
+                or f.iq_inverted != iq_inverted
+            ):
                 continue
             if open_us > f.start_us + (PREAMBLE - MIN_PREAMBLE_SYMBOLS) * sym:
                 continue  # too much of the preamble gone

@@ -116,8 +116,8 @@ class NetworkServer:
     # -- uplinks -----------------------------------------------------------------------------------
     def on_uplink(self, f):
         d = f.data
-        if f.iq_inverted or not d:
-            return
+        if f.iq_inverted or not d or getattr(f, "sync_word", 0x3444) != 0x3444:
+            return  # a downlink, or not a public LoRaWAN frame (sync word 0x34)
         mtype = d[0] & 0xE0
         if mtype == 0x00 and len(d) == 23:
             return self._join(f)

@@ -62,7 +62,18 @@ class Rig:
             schedule(frame)
 
         self.air.schedule = logged
-        self.modem = ApiModem(self.air)
+        if os.getenv("LW_MODEM") == "sx1262":  # the whole suite again over the SPI-level driver and chip
+            from simsx1262 import SimSX1262
+
+            from node.radio.sx1262 import SX1262
+
+            self.chip = SimSX1262(self.air)
+            p = self.chip.pins
+            self.modem = SX1262(
+                self.chip.spi, p["cs"], p["busy"], p["dio1"], reset=p["reset"], dio3_tcxo_millivolts=1800
+            )
+        else:
+            self.modem = ApiModem(self.air)
         self.nv = NvState(NV)
         self.mac = Mac(self.modem, KEYS, self.nv, battery=lambda: 200)
 
