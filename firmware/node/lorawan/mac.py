@@ -54,6 +54,10 @@ class Result:
         self.snr = None
         self.link_check = None  # (margin dB, gateway count) when a LinkCheckAns arrived
         self.device_time = None  # GPS seconds (float) when a DeviceTimeAns arrived
+        self.test_answer = None  # TS009: bytes to send on FPort 224 next
+        self.test_reset = False
+        self.test_rejoin = False
+        self.tx_period_s = None
 
 
 class Mac:
@@ -71,6 +75,7 @@ class Mac:
         self.battery = battery
         self.last_snr = 0
         self.result = None
+        self._test = None
         self._defaults()
         if not (rtc and self.unpack(rtc)):
             self._from_flash()
@@ -212,6 +217,15 @@ class Mac:
         return True
 
     @property
+    def test(self):
+        """TS009 test-package state, created on the first FPort 224 downlink (most nodes never see one)."""
+        if self._test is None:
+            from node.lorawan.ts009 import TestState
+
+            self._test = TestState()
+        return self._test
+
+    @property
     def joined(self):
         return bool(self.flags & F_JOINED)
 
@@ -271,6 +285,8 @@ class Mac:
 
     def _account(self, ch, airtime_ms):
         """Band and aggregated (DutyCycleReq) off-times after a transmission; whole seconds, rounded up."""
+        if self._test is not None and not self._test.duty_cycle:
+            return  # TS009 RegionalDutyCycleCtrlReq off: conducted tests only
         now = time.time()
         b = region.band(self.channels[ch][0])
         off = airtime_ms * (region.BANDS[b][2] - 1)

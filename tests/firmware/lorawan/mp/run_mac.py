@@ -379,6 +379,49 @@ def test_confirmed_uplink_and_downlink():
     check(rig.net.received[-1]["ack"], "ACK bit set on the next uplink")
 
 
+def test_ts009_replay():
+    """A test tool's sequence through the simulated server: PackageVersion, EchoPayload, RxAppCnt,
+    TxPeriodicity, LinkCheck, DutVersions, then DutJoin (the device rejoins with the next DevNonce)."""
+    rig = Rig()
+    rig.join()
+    answers = []
+
+    def step(cmd):
+        rig.net.queue.append((224, cmd, False))
+        u = rig.send(b"\x00")
+        if u.test_answer is not None:
+            rig.send(u.test_answer, port=224)
+            answers.append(rig.net.received[-1]["payload"])
+        return u
+
+    step(b"\x00")
+    step(b"\x08\x01\x02\xff")
+    step(b"\x09")
+    u = step(b"\x06\x02")
+    check(u.tx_period_s == 10, "TxPeriodicity 10 s")
+    step(b"\x20")
+    rig.net.mac_queue += bytes((0x02, 20, 2))
+    u = rig.send(b"\x00")
+    check(rig.net.received[-1]["fopts"] == b"\x02" and u.link_check == (20, 2), "LinkCheck via TS009")
+    step(b"\x7f")
+    check(
+        answers
+        == [
+            b"\x00\x06\x01",
+            b"\x08\x02\x03\x00",
+            b"\x09\x03\x00",
+            b"\x7f\x01\x00\x00\x00\x01\x00\x04\x00\x02\x01\x00\x03",
+        ],
+        repr(answers),
+    )
+    u = step(b"\x02")
+    check(u.test_rejoin, "DutJoinReq asks for a rejoin")
+    rig.mac.forget_session()
+    time.advance_us(300 * 1000000)
+    rig.join()
+    check(rig.net.s["dev_nonces"] == [0, 1], repr(rig.net.s["dev_nonces"]))
+
+
 def main():
     names = [n for n in sorted(globals()) if n.startswith("test_")]
     if len(sys.argv) > 1:
