@@ -14,7 +14,7 @@ import random
 import struct
 import time
 
-from node.lorawan import commands, frames, region, timing
+from node.lorawan import frames, region, timing
 from node.lorawan.nvstate import NO_FCNT
 
 ADR_ACK_LIMIT = 64
@@ -25,6 +25,8 @@ RETRANSMIT_MIN_MS = 1000
 RETRANSMIT_MAX_MS = 3000
 MAX_WAIT_IN_CYCLE_S = 30  # longer than this for a free band: give up the uplink, the caller sleeps
 PORT_TEST = 224
+LINK_CHECK = 0x02  # LinkCheckReq / DeviceTimeReq CIDs (commands.py has them all; these two the app asks)
+DEVICE_TIME = 0x0D
 
 _RTC_VERSION = 1
 _HDR = "<BBIIIBBBBBBBBIHHIIIBI16s16sBB"
@@ -237,7 +239,7 @@ class Mac:
             self.dr = dr
 
     def request(self, cid):
-        """Ask the network something in the next uplink: commands.LINK_CHECK or commands.DEVICE_TIME."""
+        """Ask the network something in the next uplink: LINK_CHECK (0x02) or DEVICE_TIME (0x0D)."""
         self.answers.append(cid)
 
     def forget_session(self):
@@ -536,10 +538,11 @@ class Mac:
             res.acked = True
         if down.confirmed:
             self.flags |= F_ACK_PENDING
-        if down.fopts:
-            commands.process(self, down.fopts, res)
-        if down.fport == 0:
-            commands.process(self, down.payload, res)
+        cmds = down.payload if down.fport == 0 else down.fopts
+        if cmds:
+            from node.lorawan import commands  # imported on the first downlink with MAC commands
+
+            commands.process(self, cmds, res)
         elif down.fport == PORT_TEST:
             from node.lorawan import ts009
 

@@ -4,8 +4,6 @@ handle() answers into res.test_answer (bytes to send on FPort 224 in the next up
 wake cycle acts on: res.test_reset (DutResetReq), res.test_rejoin (DutJoinReq), res.tx_period_s.
 """
 
-from node.lorawan import commands
-
 PORT = 224
 PACKAGE_ID = 6  # TS009 package identifier
 PACKAGE_VERSION = 1
@@ -54,9 +52,9 @@ def handle(mac, payload, res):
     elif cid == 0x0A:
         t.rx_app_cnt = 0
     elif cid == 0x20:
-        mac.request(commands.LINK_CHECK)
+        mac.request(0x02)  # LinkCheckReq
     elif cid == 0x21:
-        mac.request(commands.DEVICE_TIME)
+        mac.request(0x0D)  # DeviceTimeReq
     elif cid == 0x7E:
         t.enabled = False
     elif cid == 0x7F:

@@ -112,3 +112,28 @@ def test_every_frame_on_air_verifies_in_lora_packet(mac_run):
         "Unconfirmed Data Down",
         "Confirmed Data Down",
     } <= kinds, kinds
+
+
+MPY_BUDGET = 24 * 1024  # MAC + driver as deployed (.mpy)
+HEAP_BUDGET = 48 * 1024  # their live heap peak through a join and an uplink, 64-bit Unix port
+
+
+def test_native_stack_figures(mp_lib, mpy_tree, capsys):
+    """Figures for firmware/README.md: .mpy size, live heap, join time, RTC bytes, flash writes."""
+    run = run_suite(mp_lib, mpy_tree, "run_figures", "sx1262")
+    figs = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("FIG "):
+            _, name, value = line.split()
+            figs[name] = int(value)
+    assert figs.get("joined") == 1, run.stdout + run.stderr[-2000:]
+    mpy = sum(p.stat().st_size for d in ("lorawan", "radio") for p in (mpy_tree / "node" / d).glob("*.mpy"))
+    figs["mpy_bytes"] = mpy
+    with capsys.disabled():
+        print(f"\nNATIVE_STACK {figs}")
+    assert mpy <= MPY_BUDGET
+    assert figs["peak_heap"] <= HEAP_BUDGET
+    # JOIN_ACCEPT_DELAY1 (5 s) + airtime of the request at DR5 + the accept in RX1
+    assert 5000 < figs["join_ms"] < 5200
+    assert figs["rtc_bytes"] <= 400
+    assert figs["flash_writes_join_and_uplink"] == 3  # DevNonce, session, FCnt floor
