@@ -2,7 +2,8 @@
 
 Test equipment (air, network server, chip model) is set up first; the baseline is taken after it, then
 node.lorawan and node.radio are imported and a join plus one uplink with a downlink run over SPI. The
-peak (live data, collected first) is sampled on every advance of the simulated clock. Prints "FIG <name> <value>".
+peak (live data, collected first) is sampled on every advance of the simulated clock.
+Prints "FIG <name> <value>".
 """
 
 import gc
