@@ -5,6 +5,6 @@ own tables (node/boards.py PROFILES, node/sensors ULTRASONIC_KINDS / CLIMATE_KIN
 things — tests/test_contracts.py holds them together.
 """
 
-BOARDS = ("devkit_rak3172", "rak11200")
+BOARDS = ("devkit_rak3172", "rak11200", "rak11200_rak13300", "heltec_v3")
 ULTRASONIC = ("jsn_sr04t", "a02yyuw", "rak12007")
 CLIMATE = ("shtc3", "sht4x", "bme280")

@@ -42,7 +42,8 @@ class SendResult:
         self.wait_s = wait_s
 
 
-JOIN_DRS = (5, 4, 3, 2, 1, 0)  # TR007 §4.7: start fast, fall back towards DR0 on repeated failures
+JOIN_DRS = (5, 4, 3, 2, 1, 0)
+WAIT_AWAKE_MAX_S = 10  # a band free this soon is waited for awake (cheaper than another wake-up)  # TR007 §4.7: start fast, fall back towards DR0 on repeated failures
 
 
 class NativeLink:
@@ -62,7 +63,14 @@ class NativeLink:
             bytes.fromhex(prov["app_key"]),
         )
         lora = hw["lora"]
-        self.mac = Mac(self.radio, ident, NvState(nv_path), rtc=rtc, rx_error_ms=lora.get("rx_error_ms", 20), battery=battery)
+        self.mac = Mac(
+            self.radio,
+            ident,
+            NvState(nv_path),
+            rtc=rtc,
+            rx_error_ms=lora.get("rx_error_ms", 20),
+            battery=battery,
+        )
 
     @property
     def joined(self):
@@ -77,6 +85,11 @@ class NativeLink:
             raise NotJoined("no session")
         try:
             r = self.mac.send(port, payload, confirmed)
+            if not r.sent and 0 < r.wait_s <= WAIT_AWAKE_MAX_S:
+                import time
+
+                time.sleep(r.wait_s)
+                r = self.mac.send(port, payload, confirmed)
         except ValueError as e:
             raise LinkError(str(e)) from None
         except OSError as e:

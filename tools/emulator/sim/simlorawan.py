@@ -111,6 +111,8 @@ class NetworkServer:
         self.rejected = []  # why frames were refused
         self.always_answer = False  # send an empty downlink after every uplink
         self.replay = None  # a PHYPayload to send (again) instead of the next downlink: replay attacks
+        self.on_join = None  # () -> bool: the join server's verdict (dead zone, refused) beyond the MIC
+        self.on_data = None  # (fport, payload, confirmed, fcnt, dr) -> (fport, bytes) or None: the app
         air.listeners.append(self.on_uplink)
 
     # -- uplinks -----------------------------------------------------------------------------------
@@ -136,6 +138,8 @@ class NetworkServer:
         if nonce in self.s["dev_nonces"]:
             return self.rejected.append("DevNonce %d reused" % nonce)
         self.s["dev_nonces"].append(nonce)
+        if self.on_join is not None and not self.on_join():
+            return
         if self.drop_joins:
             self.drop_joins -= 1
             return
@@ -214,6 +218,10 @@ class NetworkServer:
                 "sf": f.sf,
             }
         )
+        if self.on_data is not None and fport is not None and fport > 0:
+            dl = self.on_data(fport, payload, confirmed, fcnt, DRS.index((f.sf, f.bw_khz)))
+            if dl is not None:
+                self.queue.append((dl[0], dl[1], False))
         if self.silent:
             return
         if self.replay:

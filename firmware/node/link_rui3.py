@@ -1,0 +1,73 @@
+"""The link interface (node/link.py) on a RAK3172 running RUI3: AT commands stay in node/rui3.py.
+
+The modem keeps its own session, counters and duty cycle; this adapter does the identity setup once per
+modem power-up (`identity_set`, kept by the caller in RTC memory) and maps the driver's errors.
+"""
+
+from node import rui3
+from node.link import LinkError, LinkSilent, NotJoined, SendResult
+
+
+class Rui3Link:
+    kind = "rui3"
+
+    def __init__(self, hw, prov, cfg, identity_set=False):
+        self.modem = rui3.Rui3(hw["modem_uart"], hw.get("modem_reset"))
+        self.prov = prov
+        self.cfg = cfg
+        self.identity_set = identity_set
+        self.confirmed = cfg["confirmed"]
+
+    @property
+    def exchanges(self):
+        return self.modem.exchanges
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except rui3.NotJoined as e:
+            raise NotJoined(str(e)) from None
+        except rui3.ModemSilent as e:
+            raise LinkSilent(str(e)) from None
+        except rui3.ModemError as e:
+            raise LinkError(str(e)) from None
+
+    def join(self, attempt=0):
+        if not self.identity_set:
+            p, c = self.prov, self.cfg
+            self._call(
+                self.modem.setup,
+                p["dev_eui"],
+                p["join_eui"],
+                p["app_key"],
+                p["band"],
+                c["adr"],
+                c["data_rate"],
+                c["confirmed"],
+            )
+            self.identity_set = True
+            self.confirmed = c["confirmed"]
+        return self._call(self.modem.join)
+
+    def send(self, port, payload, confirmed=False):
+        if confirmed != self.confirmed:
+            self._call(self.modem.set_confirmed, confirmed)
+            self.confirmed = confirmed
+        ok = self._call(self.modem.send, port, payload)
+        m = self.modem
+        downlinks = [m.downlink] if m.downlink is not None else []
+        m.downlink = None
+        return SendResult(True, bool(ok), downlinks, m.rssi, m.snr)
+
+    def set_rate(self, adr, data_rate):
+        self._call(self.modem.set_rate, adr, data_rate)
+
+    def persist(self):
+        return b""
+
+    def sleep(self):
+        pass  # AT+LPM=1 (set up at join): the modem sleeps by itself when idle
+
+    def recover(self):
+        self.identity_set = False  # a reset modem needs its setup again
+        return self.modem.recover()
