@@ -42,8 +42,8 @@ class SendResult:
         self.wait_s = wait_s
 
 
-JOIN_DRS = (5, 4, 3, 2, 1, 0)
-WAIT_AWAKE_MAX_S = 10  # a band free this soon is waited for awake (cheaper than another wake-up)  # TR007 §4.7: start fast, fall back towards DR0 on repeated failures
+JOIN_DRS = (5, 4, 3, 2, 1, 0)  # start fast, fall back towards DR0 on repeated failures
+WAIT_AWAKE_MAX_S = 10  # a band free this soon is waited for awake (cheaper than another wake-up)
 
 
 class NativeLink:
@@ -123,7 +123,7 @@ class NativeLink:
 def make_radio(lora):
     """The SX1262 driver from the board's bus and pins. To use micropython-lib's driver instead, replace
     the import with `from lora import SX1262` (same keyword arguments, see node/radio/README.md)."""
-    from node.radio.sx1262 import PinSwitch, SX1262
+    from node.radio.sx1262 import SX1262, PinSwitch
 
     ant = lora.get("ant_power")
     return SX1262(
