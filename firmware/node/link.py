@@ -1,14 +1,17 @@
 """The LoRaWAN link the wake cycle talks to: one small interface, two implementations.
 
 - `Rui3Link` (node/link_rui3.py): a RAK3172 modem running RUI3 behind AT commands (node/rui3.py).
-- `NativeLink` (here): the MicroPython LoRaWAN 1.0.4 stack (node/lorawan) on a bare SX1262
-  (node/radio/sx1262.py, or micropython-lib's lora-sx126x: see node/radio/README.md).
+- `NativeLink` (node/link_native.py): the MicroPython LoRaWAN 1.0.4 stack (node/lorawan) on a bare
+  SX1262 (node/radio/sx1262.py, or micropython-lib's lora-sx126x: see node/radio/README.md).
+This module holds only what both share (errors, SendResult): the cycle loads one implementation.
 
 The board profile names which one a board has (boards.PROFILES[...]["link"]). Interface:
   joined                      -> bool: a session exists (the modem's, or the MAC's)
   join(attempt)               -> bool: one OTAA attempt (attempt = failures so far; back-off is the caller's)
   send(port, payload, confirmed) -> SendResult
   set_rate(adr, data_rate)    : ADR on/off and the data rate when ADR is off
+  set_confirmed(confirmed)    : the default for uplinks (RUI3 keeps it in the modem; native: per send)
+  forget()                    : drop the session, so the next join() is a fresh OTAA join
   persist()                   -> bytes for RTC memory (b"" when the modem keeps its own state)
   sleep()                     : the radio to its lowest power before deep sleep
   recover()                   -> bool: bring a silent radio back (reset)
@@ -40,99 +43,3 @@ class SendResult:
         self.rssi = rssi
         self.snr = snr
         self.wait_s = wait_s
-
-
-JOIN_DRS = (5, 4, 3, 2, 1, 0)  # start fast, fall back towards DR0 on repeated failures
-WAIT_AWAKE_MAX_S = 10  # a band free this soon is waited for awake (cheaper than another wake-up)
-
-
-class NativeLink:
-    """LoRaWAN on the node's own MCU. hw["lora"] holds the SX1262's bus and pins (boards.build)."""
-
-    kind = "native"
-
-    def __init__(self, hw, prov, rtc=None, nv_path="lorawan.nv", battery=None):
-        from node.lorawan.mac import Mac
-        from node.lorawan.nvstate import NvState
-
-        self._lora = hw["lora"]
-        self.radio = make_radio(hw["lora"])
-        ident = (
-            bytes.fromhex(prov["dev_eui"]),
-            bytes.fromhex(prov["join_eui"]),
-            bytes.fromhex(prov["app_key"]),
-        )
-        lora = hw["lora"]
-        self.mac = Mac(
-            self.radio,
-            ident,
-            NvState(nv_path),
-            rtc=rtc,
-            rx_error_ms=lora.get("rx_error_ms", 20),
-            battery=battery,
-        )
-
-    @property
-    def joined(self):
-        return self.mac.joined
-
-    def join(self, attempt=0):
-        r = self.mac.join(JOIN_DRS[min(attempt, len(JOIN_DRS) - 1)])
-        return bool(r.acked)
-
-    def send(self, port, payload, confirmed=False):
-        if not self.mac.joined:
-            raise NotJoined("no session")
-        try:
-            r = self.mac.send(port, payload, confirmed)
-            if not r.sent and 0 < r.wait_s <= WAIT_AWAKE_MAX_S:
-                import time
-
-                time.sleep(r.wait_s)
-                r = self.mac.send(port, payload, confirmed)
-        except ValueError as e:
-            raise LinkError(str(e)) from None
-        except OSError as e:
-            raise LinkSilent(str(e)) from None
-        acked = r.sent and (r.acked or not confirmed)
-        return SendResult(r.sent, acked, r.downlinks, r.rssi, None if r.snr is None else r.snr // 4, r.wait_s)
-
-    def set_rate(self, adr, data_rate):
-        self.mac.set_adr(adr)
-        if not adr:
-            self.mac.set_dr(data_rate)
-
-    def persist(self):
-        return self.mac.pack()
-
-    def sleep(self):
-        try:
-            self.radio.sleep()
-        except OSError:
-            pass
-
-    def recover(self):
-        try:
-            self.radio = make_radio(self._lora)
-        except OSError:
-            return False
-        self.mac.radio = self.radio
-        return True
-
-
-def make_radio(lora):
-    """The SX1262 driver from the board's bus and pins. To use micropython-lib's driver instead, replace
-    the import with `from lora import SX1262` (same keyword arguments, see node/radio/README.md)."""
-    from node.radio.sx1262 import SX1262, PinSwitch
-
-    ant = lora.get("ant_power")
-    return SX1262(
-        spi=lora["spi"],
-        cs=lora["cs"],
-        busy=lora["busy"],
-        dio1=lora["dio1"],
-        reset=lora.get("reset"),
-        dio2_rf_sw=lora.get("dio2_rf_switch", True),
-        dio3_tcxo_millivolts=lora.get("tcxo_mv"),
-        ant_sw=PinSwitch(ant) if ant is not None else None,
-    )

@@ -16,7 +16,6 @@ class Rui3Link:
         self.prov = prov
         self.cfg = cfg
         self.identity_set = identity_set
-        self.confirmed = cfg["confirmed"]
 
     @property
     def exchanges(self):
@@ -46,13 +45,10 @@ class Rui3Link:
                 c["confirmed"],
             )
             self.identity_set = True
-            self.confirmed = c["confirmed"]
         return self._call(self.modem.join)
 
     def send(self, port, payload, confirmed=False):
-        if confirmed != self.confirmed:
-            self._call(self.modem.set_confirmed, confirmed)
-            self.confirmed = confirmed
+        """`confirmed` is the modem's AT+CFM setting, made at setup and on change (set_confirmed)."""
         ok = self._call(self.modem.send, port, payload)
         m = self.modem
         downlinks = [m.downlink] if m.downlink is not None else []
@@ -61,6 +57,12 @@ class Rui3Link:
 
     def set_rate(self, adr, data_rate):
         self._call(self.modem.set_rate, adr, data_rate)
+
+    def set_confirmed(self, confirmed):
+        self._call(self.modem.set_confirmed, confirmed)
+
+    def forget(self):
+        pass  # the caller clears its joined flag; the next join() is AT+JOIN
 
     def persist(self):
         return b""

@@ -24,14 +24,16 @@ def test_firmware_and_protocols_compile_with_mpy_cross(tmp_path):
         proc = subprocess.run([tool("mpy-cross"), "-o", str(out), str(src)], capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.relative_to(ROOT)}: {proc.stderr}"
         total += out.stat().st_size
-    assert total < 64 * 1024  # the deployed code is a fraction of the flash filesystem
+    # the deployed code is a fraction of the flash filesystem (1.4 MB+ on a 4 MB ESP32); since issue 14 it
+    # carries both radio paths (RUI3 driver, and the native LoRaWAN stack + SX1262 driver, ~20 KB)
+    assert total < 96 * 1024
 
 
 def test_firmware_typechecks_against_esp32_stubs(tmp_path):
     site = Path(sysconfig.get_paths()["purelib"])
     stubs = tmp_path / "stubs"
     stubs.mkdir()
-    for name in ("machine.pyi", "micropython.pyi", "esp32.pyi", "vfs.pyi"):
+    for name in ("machine.pyi", "micropython.pyi", "esp32.pyi", "vfs.pyi", "cryptolib.pyi"):
         if (site / name).exists():
             shutil.copy(site / name, stubs / name)
     shutil.copytree(site / "_mpy_shed", stubs / "_mpy_shed")

@@ -12,7 +12,7 @@ NATIVE = dict(PROVISION, board="heltec_v3", ultrasonic=None, climate="shtc3")
 LINK_CODE = """
 import machine
 from node import boards
-from node.link import NativeLink
+from node.link_native import NativeLink
 hw = boards.build("heltec_v3", machine)
 rtc = machine.RTC()
 link = NativeLink(hw, {prov!r}, rtc=rtc.memory() or None)

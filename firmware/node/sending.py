@@ -1,0 +1,145 @@
+"""The radio side of the wake cycle: join when needed, send what is due, hand downlinks back.
+
+Split out of app.py so the cycle knows nothing of AT commands or MAC internals: everything here goes
+through the link interface (node/link.py), whichever the board has (RAK3172/RUI3 or native SX1262).
+"""
+
+# ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
+
+import struct
+import time
+
+from micropython import const
+
+from node import log, store
+from node.link import LinkError, LinkSilent, NotJoined
+
+JOIN_BACKOFF_BASE_S = const(900)  # 15 min, doubled per failed join ...
+JOIN_BACKOFF_MAX_S = const(21600)  # ... up to 6 h, so a node in a dead zone tries 4 times a day
+MAX_UPLINKS_PER_CYCLE = const(4)
+
+
+def make_link(node):
+    """The board's link (boards profile "link"), made on first use: a quiet cycle never loads it."""
+    hw, st = node.hw, node.state
+    if hw.get("link") == "native":
+        from node.link_native import NativeLink
+
+        link = NativeLink(hw, node.prov, rtc=link_tail(node.rtc_image), battery=node.battery_level)
+        st.set(store.F_JOINED, link.joined)  # the MAC's session (RTC, or flash after a power cut) rules
+        return link
+    from node.link_rui3 import Rui3Link
+
+    return Rui3Link(hw, node.prov, node.cfg, identity_set=st.has(store.F_IDENTITY_SET))
+
+
+def link_tail(image):
+    """The link's bytes stored after the cycle's RTC image (store.State.pack: frame header + length)."""
+    if not image or len(image) < 7:
+        return None
+    length = struct.unpack_from("<BHI", image, 0)[1]
+    tail = image[7 + length :]
+    return bytes(tail) if tail else None
+
+
+def send_due(node, next_uplink, unload):
+    """Send what is due, most urgent first, at most MAX_UPLINKS_PER_CYCLE frames (joins count)."""
+    st = node.state
+    while node.uplinks < MAX_UPLINKS_PER_CYCLE:
+        nxt = next_uplink()
+        unload()  # the frame is built: its encoder is not needed while the radio works
+        if nxt is None:
+            return
+        link = node.link
+        if not st.has(store.F_JOINED):
+            if not ensure_joined(node):
+                return
+            nxt = next_uplink()  # again: a status must count this join
+            unload()
+        fport, payload, samples = nxt
+        nxt = None
+        node._feed()
+        try:
+            res = link.send(fport, payload, node.cfg["confirmed"])
+        except NotJoined:
+            log.warning("%s lost its session: join again" % _name(link))
+            st.set(store.F_JOINED, False)
+            st.radio_errors += 1
+            node.uplinks += 1  # counts against the cycle's budget: no join/send loop
+            continue
+        except LinkSilent as e:
+            log.error("%s silent (%s): resetting it" % (_name(link), e))
+            st.radio_errors += 1
+            recover(node)
+            return
+        except LinkError as e:
+            log.error("uplink on fPort %d refused: %s" % (fport, e))
+            st.radio_errors += 1
+            return
+        if not res.sent:
+            log.info("duty cycle: the band is busy for %d s, sending later" % res.wait_s)
+            return
+        node.uplinks += 1
+        if not res.acked:
+            log.warning("confirmed uplink on fPort %d not acknowledged" % fport)
+            st.radio_errors += 1
+        log.info("uplink fPort %d, %d bytes" % (fport, len(payload)))
+        node._sent(fport, samples, res.acked)
+        if res.rssi is not None:
+            st.rssi, st.snr = res.rssi, res.snr
+        for port, data in res.downlinks:
+            node._downlink(port, data)
+
+
+def ensure_joined(node):
+    st = node.state
+    if st.has(store.F_JOINED):
+        return True
+    now = time.time()
+    if now < st.next_join_s:
+        log.info("join backoff: next attempt in %d s" % (st.next_join_s - now))
+        return False
+    node._feed()
+    link = node.link
+    try:
+        joined = link.join(st.join_failures)
+        if getattr(link, "identity_set", False):
+            st.set(store.F_IDENTITY_SET)
+    except LinkSilent as e:
+        log.error("%s silent (%s): resetting it" % (_name(link), e))
+        st.radio_errors += 1
+        recover(node)
+        return False
+    except LinkError as e:
+        log.error("%s setup/join refused: %s" % (_name(link), e))
+        st.radio_errors += 1
+        joined = False
+    if joined:
+        st.set(store.F_JOINED)
+        st.join_count += 1
+        st.join_failures = 0
+        st.next_join_s = 0
+        log.info("joined (join %d)" % st.join_count)
+        return True
+    st.join_failures += 1
+    delay = min(JOIN_BACKOFF_BASE_S << min(st.join_failures - 1, 8), JOIN_BACKOFF_MAX_S)
+    st.next_join_s = now + delay
+    st.radio_errors += 1
+    log.warning("join failed (%d in a row): next attempt in %d s" % (st.join_failures, delay))
+    return False
+
+
+def recover(node):
+    st = node.state
+    st.set(store.F_JOINED, False)
+    st.set(store.F_IDENTITY_SET, False)  # a reset modem needs its setup again
+    if node.link.recover():
+        log.info("%s answers again after reset" % _name(node.link))
+        if node.link.kind == "native":
+            st.set(store.F_JOINED, node.link.joined)  # the MAC's session survives a radio reset
+    else:
+        log.error("%s still silent after reset" % _name(node.link))
+
+
+def _name(link):
+    return "modem" if link.kind == "rui3" else "radio"
