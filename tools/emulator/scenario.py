@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from protocols.hardware import BOARDS  # the one list of boards, native-LoRaWAN (SX1262) ones included
+
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FAULT_KINDS = {
@@ -32,7 +34,6 @@ FAULT_KINDS = {
 }
 ULTRASONIC_KINDS = ("a02yyuw", "jsn_sr04t", "rak12007")
 CLIMATE_KINDS = ("shtc3", "sht4x", "bme280")
-BOARDS = ("devkit_rak3172", "rak11200")
 
 
 class ScenarioError(ValueError):

@@ -296,7 +296,7 @@ class SimSX1262:
             for i in range(n):
                 self.buffer[(self.rx_base + i) & 0xFF] = frame.data[i]
             self.rx_len, self.rx_start = n, self.rx_base
-            rssi = max(0, min(255, -2 * frame.rssi))
+            rssi = max(0, min(255, int(-2 * frame.rssi)))
             snr = int(frame.snr * 4) & 0xFF
             self.pkt_status = (rssi, snr, rssi)
         self.irq |= bit & self.irq_mask
