@@ -304,7 +304,8 @@ class SX1262:
         return sym_x4 * ((1 << sf) * 1000 // bw) // 4
 
     # -- operations --------------------------------------------------------------------------------
-    def _wait_irq(self, deadline_ms, bits):
+    def _wait_irq(self, deadline_ms, bits, step_ms=1):
+        """Poll DIO1 (its interrupt, when wired, has already stamped the event time in _isr)."""
         while True:
             if self.dio1():
                 flags = self._irq_status()
@@ -312,7 +313,7 @@ class SX1262:
                     return flags
             if time.ticks_diff(deadline_ms, time.ticks_ms()) < 0:
                 return 0
-            time.sleep_ms(1)
+            time.sleep_ms(step_ms)
 
     def send(self, packet, tx_at_ms=None):
         """Transmit; returns time.ticks_ms() at TX done (from the DIO1 interrupt when it is wired)."""
@@ -357,7 +358,7 @@ class SX1262:
         # a header found just before the timeout still needs the whole frame: allow the longest one
         guard = 0 if timeout_ms is None else timeout_ms + 6000
         deadline = time.ticks_add(time.ticks_ms(), guard if guard else 3600000)
-        flags = self._wait_irq(deadline, IRQ_RX_DONE | IRQ_TIMEOUT)
+        flags = self._wait_irq(deadline, IRQ_RX_DONE | IRQ_TIMEOUT, 5)
         if timeout_ms is not None:
             # errata §15.3: stop the RTC and clear its event after any RX with a timeout
             self.write_register(_REG_RTC_CTRL, 0)

@@ -137,3 +137,4 @@ def test_native_stack_figures(mp_lib, mpy_tree, capsys):
     assert 5000 < figs["join_ms"] < 5200
     assert figs["rtc_bytes"] <= 400
     assert figs["flash_writes_join_and_uplink"] == 3  # DevNonce, session, FCnt floor
+    assert figs["flash_writes_per_day_96_uplinks"] <= 1  # the FCnt floor moves every 100 uplinks
