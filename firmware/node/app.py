@@ -382,10 +382,10 @@ class Node:
         if self.hw.get("link") != "native":
             store.save_rtc(self.rtc, self.state)
             return
-        from node import sending
+        from node.link import link_tail
 
         # the MAC's state rides behind the cycle's image; kept as it was when the link slept this cycle
-        tail = self._link.persist() if self._link is not None else sending.link_tail(self.rtc_image)
+        tail = self._link.persist() if self._link is not None else link_tail(self.rtc_image)
         self.rtc.memory(bytes(self.state.pack()) + (tail or b""))
         if self._link is not None:
             self._link.sleep()

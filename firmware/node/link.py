@@ -15,7 +15,9 @@ The board profile names which one a board has (boards.PROFILES[...]["link"]). In
   persist()                   -> bytes for RTC memory (b"" when the modem keeps its own state)
   sleep()                     : the radio to its lowest power before deep sleep
   recover()                   -> bool: bring a silent radio back (reset)
-Errors: LinkError (refused), LinkSilent (the radio does not answer), NotJoined (session lost).
+Errors: LinkError (refused), LinkSilent (the radio does not answer), NotJoined (session lost); each link
+names its classes for them as ERROR, SILENT, NOT_JOINED (the RUI3 link: the AT driver's own), so the
+cycle catches `link.SILENT` & co. without a wrapper around every AT call.
 """
 
 
@@ -43,3 +45,12 @@ class SendResult:
         self.rssi = rssi
         self.snr = snr
         self.wait_s = wait_s
+
+
+def link_tail(image):
+    """The link's bytes stored after the cycle's RTC image (store.State.pack: frame header + length)."""
+    if not image or len(image) < 7:
+        return None
+    length = image[1] | (image[2] << 8)  # store.State.pack: version, payload length (LE), CRC
+    tail = image[7 + length :]
+    return bytes(tail) if tail else None

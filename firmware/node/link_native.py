@@ -10,6 +10,9 @@ class NativeLink:
     """LoRaWAN on the node's own MCU. hw["lora"] holds the SX1262's bus and pins (boards.build)."""
 
     kind = "native"
+    ERROR = LinkError
+    SILENT = LinkSilent
+    NOT_JOINED = NotJoined
 
     def __init__(self, hw, prov, rtc=None, nv_path="lorawan.nv", battery=None):
         from node.lorawan.mac import Mac

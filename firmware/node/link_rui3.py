@@ -5,11 +5,15 @@ modem power-up (`identity_set`, kept by the caller in RTC memory) and maps the d
 """
 
 from node import rui3
-from node.link import LinkError, LinkSilent, NotJoined, SendResult
+from node.link import SendResult
 
 
 class Rui3Link:
     kind = "rui3"
+    # the errors the cycle catches (node/link.py names them LinkError, LinkSilent, NotJoined)
+    ERROR = rui3.ModemError
+    SILENT = rui3.ModemSilent
+    NOT_JOINED = rui3.NotJoined
 
     def __init__(self, hw, prov, cfg, identity_set=False):
         self.modem = rui3.Rui3(hw["modem_uart"], hw.get("modem_reset"))
@@ -21,21 +25,10 @@ class Rui3Link:
     def exchanges(self):
         return self.modem.exchanges
 
-    def _call(self, fn, *args):
-        try:
-            return fn(*args)
-        except rui3.NotJoined as e:
-            raise NotJoined(str(e)) from None
-        except rui3.ModemSilent as e:
-            raise LinkSilent(str(e)) from None
-        except rui3.ModemError as e:
-            raise LinkError(str(e)) from None
-
     def join(self, attempt=0):
         if not self.identity_set:
             p, c = self.prov, self.cfg
-            self._call(
-                self.modem.setup,
+            self.modem.setup(
                 p["dev_eui"],
                 p["join_eui"],
                 p["app_key"],
@@ -45,21 +38,21 @@ class Rui3Link:
                 c["confirmed"],
             )
             self.identity_set = True
-        return self._call(self.modem.join)
+        return self.modem.join()
 
     def send(self, port, payload, confirmed=False):
         """`confirmed` is the modem's AT+CFM setting, made at setup and on change (set_confirmed)."""
-        ok = self._call(self.modem.send, port, payload)
+        ok = self.modem.send(port, payload)
         m = self.modem
         downlinks = [m.downlink] if m.downlink is not None else []
         m.downlink = None
         return SendResult(True, bool(ok), downlinks, m.rssi, m.snr)
 
     def set_rate(self, adr, data_rate):
-        self._call(self.modem.set_rate, adr, data_rate)
+        self.modem.set_rate(adr, data_rate)
 
     def set_confirmed(self, confirmed):
-        self._call(self.modem.set_confirmed, confirmed)
+        self.modem.set_confirmed(confirmed)
 
     def forget(self):
         pass  # the caller clears its joined flag; the next join() is AT+JOIN

@@ -6,13 +6,11 @@ through the link interface (node/link.py), whichever the board has (RAK3172/RUI3
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
 
-import struct
 import time
 
 from micropython import const
 
 from node import log, store
-from node.link import LinkError, LinkSilent, NotJoined
 
 JOIN_BACKOFF_BASE_S = const(900)  # 15 min, doubled per failed join ...
 JOIN_BACKOFF_MAX_S = const(21600)  # ... up to 6 h, so a node in a dead zone tries 4 times a day
@@ -23,6 +21,7 @@ def make_link(node):
     """The board's link (boards profile "link"), made on first use: a quiet cycle never loads it."""
     hw, st = node.hw, node.state
     if hw.get("link") == "native":
+        from node.link import link_tail
         from node.link_native import NativeLink
 
         link = NativeLink(hw, node.prov, rtc=link_tail(node.rtc_image), battery=node.battery_level)
@@ -31,15 +30,6 @@ def make_link(node):
     from node.link_rui3 import Rui3Link
 
     return Rui3Link(hw, node.prov, node.cfg, identity_set=st.has(store.F_IDENTITY_SET))
-
-
-def link_tail(image):
-    """The link's bytes stored after the cycle's RTC image (store.State.pack: frame header + length)."""
-    if not image or len(image) < 7:
-        return None
-    length = struct.unpack_from("<BHI", image, 0)[1]
-    tail = image[7 + length :]
-    return bytes(tail) if tail else None
 
 
 def send_due(node, next_uplink, unload):
@@ -61,18 +51,18 @@ def send_due(node, next_uplink, unload):
         node._feed()
         try:
             res = link.send(fport, payload, node.cfg["confirmed"])
-        except NotJoined:
+        except link.NOT_JOINED:
             log.warning("%s lost its session: join again" % _name(link))
             st.set(store.F_JOINED, False)
             st.radio_errors += 1
             node.uplinks += 1  # counts against the cycle's budget: no join/send loop
             continue
-        except LinkSilent as e:
+        except link.SILENT as e:
             log.error("%s silent (%s): resetting it" % (_name(link), e))
             st.radio_errors += 1
             recover(node)
             return
-        except LinkError as e:
+        except link.ERROR as e:
             log.error("uplink on fPort %d refused: %s" % (fport, e))
             st.radio_errors += 1
             return
@@ -105,12 +95,12 @@ def ensure_joined(node):
         joined = link.join(st.join_failures)
         if getattr(link, "identity_set", False):
             st.set(store.F_IDENTITY_SET)
-    except LinkSilent as e:
+    except link.SILENT as e:
         log.error("%s silent (%s): resetting it" % (_name(link), e))
         st.radio_errors += 1
         recover(node)
         return False
-    except LinkError as e:
+    except link.ERROR as e:
         log.error("%s setup/join refused: %s" % (_name(link), e))
         st.radio_errors += 1
         joined = False
