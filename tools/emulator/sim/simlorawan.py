@@ -16,6 +16,11 @@ from cryptolib import aes
 # EU868 (RP002): DR -> (SF, kHz)
 DRS = ((12, 125), (11, 125), (10, 125), (9, 125), (8, 125), (7, 125), (7, 250))
 RX2_FREQ = 869525000
+# ADR as network servers do it (ChirpStack's default algorithm, Semtech's recommendation): the best SNR of
+# the last uplinks against the SNR a spreading factor needs, minus an installation margin, in 3 dB steps.
+REQUIRED_SNR = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
+ADR_HISTORY = 20
+ADR_MARGIN_DB = 10.0
 # payload lengths of the MAC commands the server sends, and of the answers it receives (TS001-1.0.4 §5)
 _DOWN_LEN = {2: 2, 3: 4, 4: 1, 5: 4, 6: 0, 7: 5, 8: 1, 9: 1, 10: 4, 13: 5}
 _UP_LEN = {2: 0, 3: 1, 4: 0, 5: 1, 6: 2, 7: 1, 8: 0, 10: 1, 13: 0}
@@ -111,6 +116,7 @@ class NetworkServer:
         self.rejected = []  # why frames were refused
         self.always_answer = False  # send an empty downlink after every uplink
         self.replay = None  # a PHYPayload to send (again) instead of the next downlink: replay attacks
+        self.adr = False  # run ADR for uplinks with the ADR bit: LinkADRReq when the link allows more
         self.on_join = None  # () -> bool: the join server's verdict (dead zone, refused) beyond the MIC
         self.on_data = None  # (fport, payload, confirmed, fcnt, dr) -> (fport, bytes) or None: the app
         air.listeners.append(self.on_uplink)
@@ -204,6 +210,8 @@ class NetworkServer:
             payload = _crypt(key, 0, addr, fcnt, d[9 + n_opts : -4])
         confirmed = d[0] & 0xE0 == 0x80
         self._answers(bytes(fopts) if fport != 0 else payload)
+        if self.adr and fctrl & 0x80:
+            self._adr(f)
         self.received.append(
             {
                 "fcnt": fcnt,
@@ -236,6 +244,22 @@ class NetworkServer:
         frame = self.downlink(fport_dl, data, conf, ack=confirmed)
         delay = ses["rx1_delay"] * 1000000
         self._reply(f, frame, delay, delay + 1000000, rx1_offset=ses["rx1_offset"])
+
+    def _adr(self, f):
+        """Queue a LinkADRReq (DR up, power 0, default channels, NbTrans 1) once enough SNR history says the
+        node can use a faster data rate; the uplink's SNR is what the gateway measured (self.snr)."""
+        hist = self.s.setdefault("snr_history", [])
+        hist.append(self.snr)
+        del hist[:-ADR_HISTORY]
+        dr = DRS.index((f.sf, f.bw_khz))
+        if len(hist) < ADR_HISTORY or dr >= 5 or self.mac_queue:
+            return
+        steps = int((max(hist) - REQUIRED_SNR[f.sf] - ADR_MARGIN_DB) // 3)
+        if steps <= 0:
+            return
+        new_dr = min(5, dr + steps)
+        self.mac_queue += bytes((0x03, (new_dr << 4) | 0, 0x07, 0x00, 0x01))
+        hist.clear()
 
     def _answers(self, cmds):
         """Settings the device acknowledged take effect on the server side too (as a real NS tracks)."""

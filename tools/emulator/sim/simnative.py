@@ -28,6 +28,7 @@ class NativeRadio:
         self.net = simlorawan.NetworkServer(self.air, ident, saved or {})
         self.net.on_data = self._data
         self.net.on_join = self._join
+        self.net.adr = True  # as a network server does for ADR-enabled devices
         self.air.listeners.append(self._airtime)
 
     def state(self):

@@ -327,6 +327,20 @@ def test_adr_backoff_steps():
     check(not flags[-1][0], "at the floor no more ADRACKReq")
 
 
+def test_network_adr_raises_the_data_rate():
+    """The simulated server's ADR (SNR history vs the SF's demodulation floor) sends LinkADRReq; the node
+    answers LinkADRAns with all bits set and transmits at the new data rate."""
+    rig = Rig(adr=True, snr=8)
+    rig.join(dr=0)
+    rig.mac.dr = 0
+    for _ in range(22):
+        rig.send(gap_s=300)
+    check(rig.mac.dr == 5, "DR after ADR: %d" % rig.mac.dr)
+    answers = [r["fopts"] for r in rig.net.received if r["fopts"]]
+    check(answers == [b"\x03\x07"], repr(answers))
+    check(rig.net.received[-1]["sf"] == 7, "last uplink at SF7")
+
+
 def test_duty_cycle_refusal_means_sleep():
     rig = Rig()
     rig.join(dr=0)
