@@ -41,6 +41,8 @@ class NativeLink:
 
     def join(self, attempt=0):
         r = self.mac.join(JOIN_DRS[min(attempt, len(JOIN_DRS) - 1)])
+        if r.acked and self._rate is not None:
+            self.set_rate(*self._rate)  # a join resets the MAC to the join's DR
         return bool(r.acked)
 
     def send(self, port, payload, confirmed=False):
@@ -60,7 +62,10 @@ class NativeLink:
         acked = r.sent and (r.acked or not confirmed)
         return SendResult(r.sent, acked, r.downlinks, r.rssi, None if r.snr is None else r.snr // 4, r.wait_s)
 
+    _rate = None
+
     def set_rate(self, adr, data_rate):
+        self._rate = (adr, data_rate)
         self.mac.set_adr(adr)
         if not adr:
             self.mac.set_dr(data_rate)

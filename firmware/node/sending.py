@@ -25,6 +25,7 @@ def make_link(node):
         from node.link_native import NativeLink
 
         link = NativeLink(hw, node.prov, rtc=link_tail(node.rtc_image), battery=node.battery_level)
+        link.set_rate(node.cfg["adr"], node.cfg["data_rate"])  # the modem keeps these; the MAC is told
         st.set(store.F_JOINED, link.joined)  # the MAC's session (RTC, or flash after a power cut) rules
         return link
     from node.link_rui3 import Rui3Link

@@ -91,3 +91,22 @@ def test_selftest_reads_the_sx1262_over_spi(make_node, monkeypatch):
     result = json.loads(line[len("SELFTEST ") :])
     modem = [c for c in result["checks"] if c["name"] == "modem"][0]
     assert modem["ok"] and "sync word 3444, DevNonce 0" in modem["detail"], result
+
+
+def test_busy_sub_band_means_sleep_not_a_late_uplink(make_node, monkeypatch):
+    """At DR0 (ADR off) a status uplink keeps the 1 % sub-band busy for minutes: the second uplink due in the
+    same cycle is not sent late in that cycle; the node sleeps and sends it at the next wake."""
+    node = make_node(dict(NATIVE), devices={"board": "heltec_v3", "ultrasonic": None, "climate": "shtc3"})
+    monkeypatch.setitem(node.run.__func__.__globals__, "HEAP", NATIVE_HEAP)
+    (node.flash / "config.json").write_text(
+        '{"config_version": 1, "settings": {"adr": false, "data_rate": 0}}'
+    )
+    node.queue_downlink(codec.PORT_COMMAND, codec.encode_command("status_now"))
+    node.run(2)
+    first = node.log.split("cycle done")[0]
+    assert "duty cycle: the band is busy for" in first and first.count("uplink fPort") == 1, node.log[-2000:]
+    ups = node.world["uplinks"]
+    assert ups[0]["dr"] == 0
+    assert len(ups) == 2 and ups[1]["fport"] == codec.PORT_STATUS, node.log[-1500:]
+    airtime_s = 1.5  # a status frame at SF12 is about 1.5 s on air: 1 % duty = 150 s silence
+    assert ups[1]["time_us"] - ups[0]["time_us"] >= airtime_s * 99 * 1_000_000
