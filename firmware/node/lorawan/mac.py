@@ -445,13 +445,12 @@ class Mac:
             raise ValueError("not joined")
         res = Result()
         self.result = res
-        fopts = bytes(self.sticky + self.answers)
-        if len(fopts) > 15:
-            fopts = fopts[:15]
-        if len(payload) + len(fopts) > region.max_payload(self.dr):
-            if len(payload) > region.max_payload(self.dr):
-                raise ValueError("payload of %d bytes over the DR%d limit" % (len(payload), self.dr))
-            fopts = b""  # answers wait for a roomier uplink
+        room = region.max_payload(self.dr) - len(payload)
+        if room < 0:
+            raise ValueError("payload of %d bytes over the DR%d limit" % (len(payload), self.dr))
+        queued = self.sticky + self.answers
+        n = _whole_answers(queued, min(15, room))  # what does not fit waits for the next uplink
+        fopts = bytes(queued[:n])
         fctrl = self._adr_backoff()
         if self.flags & F_ADR:
             fctrl |= frames.ADR
@@ -480,7 +479,9 @@ class Mac:
                     fopts,
                 )
                 self.flags &= ~F_ACK_PENDING
-                self.answers = bytearray()
+                sent = n - len(self.sticky)  # sticky answers stay until a downlink; sent answers go
+                if sent > 0:
+                    self.answers = self.answers[sent:]
             freq = self.channels[ch][0]
             airtime = region.time_on_air_ms(len(phy), self.dr)
             tx_end = self._transmit(phy, freq, self.dr, self.tx_power)
@@ -549,3 +550,20 @@ class Mac:
             ts009.handle(self, down.payload, res)
         elif down.fport is not None:
             res.downlinks.append((down.fport, down.payload))
+
+
+# payload length of each answer/request a device sends (TS001-1.0.4 §5): 0x02 LinkCheckReq 0, 0x03
+# LinkADRAns 1, 0x04 DutyCycleAns 0, 0x05 RXParamSetupAns 1, 0x06 DevStatusAns 2, 0x07 NewChannelAns 1,
+# 0x08 RXTimingSetupAns 0, 0x0A DlChannelAns 1, 0x0D DeviceTimeReq 0
+_UP_LEN = {0x02: 0, 0x03: 1, 0x04: 0, 0x05: 1, 0x06: 2, 0x07: 1, 0x08: 0, 0x0A: 1, 0x0D: 0}
+
+
+def _whole_answers(buf, limit):
+    """How many bytes of buf are whole MAC commands fitting in limit bytes (a command is never cut)."""
+    i = 0
+    while i < len(buf):
+        end = i + 1 + _UP_LEN.get(buf[i], 0)
+        if end > limit:
+            break
+        i = end
+    return i

@@ -294,6 +294,24 @@ def test_duty_cycle_rx_param_dev_status_new_channel():
     )
 
 
+def test_answers_that_do_not_fit_wait_whole():
+    """Eight DevStatusReq answered (24 bytes): FOpts carries 15 bytes of whole answers, the rest goes in
+    the next uplink; at DR0 a full 51-byte payload leaves no room, and nothing is lost."""
+    rig = Rig()
+    rig.join()
+    rig.net.mac_queue += bytes((0x06,)) * 8
+    rig.send()
+    rig.send()
+    first = rig.net.received[-1]["fopts"]
+    check(len(first) == 15 and first == bytes((0x06, 200, first[2])) * 5, first.hex())
+    rig.mac.dr = 0
+    rig.send(b"x" * 51, gap_s=400)
+    check(rig.net.received[-1]["fopts"] == b"", "no room at DR0 with 51 bytes")
+    rig.send(b"x", gap_s=400)
+    check(len(rig.net.received[-1]["fopts"]) == 9, rig.net.received[-1]["fopts"].hex())
+    check(len(rig.mac.answers) == 0, "all answers delivered")
+
+
 def test_rx_timing_setup_moves_rx1():
     rig = Rig()
     rig.join()
