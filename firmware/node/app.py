@@ -20,7 +20,11 @@ from micropython import const
 from node import log, store
 from protocols import settings
 
-codec = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap peak)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # mypy only: MicroPython has no typing module
+    from typing import Any
+
+codec: "Any" = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap)
 
 FW_VERSION = "1.0.0"
 WDT_TIMEOUT_MS = const(90000)  # longest honest cycle: recovery + join (20 s) + 4 uplinks
@@ -32,6 +36,7 @@ SENSOR_WARMUP_MS = const(20)
 COUNTERS_PATH = "counters.json"
 
 _DRIVERS = (
+    "protocols.hardware",  # the sensor kinds' names, if a provisioning mistake needed them
     "node.sensors.battery",
     "node.sensors.ultrasonic",
     "node.sensors.a02yyuw",
@@ -60,15 +65,22 @@ _LOW_BATTERY = const(4)
 
 STEPS = ("restore", "power_sensors", "measure", "decide", "radio", "persist", "sensors_off")
 
-_RESET_NAMES = {1: "power_on", 2: "hard", 3: "watchdog", 4: "deepsleep", 5: "soft"}
-
 
 def reset_cause_name(cause):
-    return _RESET_NAMES.get(cause, "unknown")
+    """machine.reset_cause() as the status uplink names it (protocols/hardware.py RESET_CAUSES)."""
+    from protocols import hardware
+
+    names = hardware.RESET_CAUSES
+    name = names[cause] if 0 < cause < len(names) else "unknown"
+    _unload("protocols.hardware")  # a cycle that never sends must not keep it (heap)
+    return name
 
 
 class Node:
     """The node for one wake; `hw` and `link` may be passed in (tests, other boards)."""
+
+    state: "store.State"  # set by restore(), the first step
+    reading: "Any"  # measure() -> decide(): the wake's reading dict
 
     def __init__(self, prov, cfg, hw, link, rtc):
         self.prov = prov
@@ -77,7 +89,6 @@ class Node:
         self._link = link
         self.rtc = rtc
         self.rtc_image = None  # native link: the RTC bytes, whose tail is the MAC's state
-        self.state = None
         self.wdt = None
         self.reset_cause = reset_cause_name(machine.reset_cause())
         self.reading = None
@@ -87,6 +98,8 @@ class Node:
         self.uplinks = 0
         self.reboot = False
         self.report_tried = False  # a report not acknowledged waits for the next cycle, not this one
+        self.too_long = 0  # AT+SEND answers "payload + MAC answers too long" in this cycle
+        self.fopts_room = 0  # bytes a batch leaves free for MAC answers after the modem refused one twice
         self.sleep_ms = cfg["meas_interval_min"] * 60000
         self.started_ms = time.ticks_ms()
 
@@ -271,7 +284,7 @@ class Node:
         from protocols import airtime  # only in cycles that send a batch
 
         with_pressure = bool(cfg["sensors"] & settings.SENSOR_PRESSURE) and self.prov["climate"] == "bme280"
-        limit = airtime.max_payload(0 if cfg["adr"] else cfg["data_rate"])
+        limit = airtime.max_payload(0 if cfg["adr"] else cfg["data_rate"]) - self.fopts_room
         if st.batch_len == 1:
             reading = st.sample(0, with_pressure)
             reading["battery_mv"] = st.battery_mv or None
@@ -458,6 +471,8 @@ def _any_led():
     text = store.read_text("provision.json")
     try:
         board = json.loads(text).get("board") if text else None
+        if board is None:
+            return None
         pin = boards.PROFILES[board]["led"]
     except (ValueError, KeyError, AttributeError, TypeError):
         return None
@@ -473,12 +488,13 @@ def _setup():
     except provision.ProvisionError as e:
         machine.deepsleep(unprovisioned(str(e)))
         return None
-    provision = None
-    _unload("node.provision")  # one at a time: the heap peak is the largest, not their sum
+    del provision
+    # one at a time: the heap peak is the largest, not their sum
+    _unload("node.provision", "protocols.provisioning", "protocols.hardware")
     from node import boards
 
     hw = boards.build(prov["board"], machine)
-    boards = None
+    del boards
     _unload("node.boards")
     from node.config import Config
 
@@ -519,4 +535,9 @@ def main():
     )
     if node.reboot:
         machine.reset()
+    import esp32
+
+    from node import boards
+
+    boards.hold(hw, esp32)  # outputs keep their levels in deep sleep instead of floating
     machine.deepsleep(sleep_ms)

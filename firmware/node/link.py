@@ -15,8 +15,9 @@ The board profile names which one a board has (boards.PROFILES[...]["link"]). In
   persist()                   -> bytes for RTC memory (b"" when the modem keeps its own state)
   sleep()                     : the radio to its lowest power before deep sleep
   recover()                   -> bool: bring a silent radio back (reset)
-Errors: LinkError (refused), LinkSilent (the radio does not answer), NotJoined (session lost); each link
-names its classes for them as ERROR, SILENT, NOT_JOINED (the RUI3 link: the AT driver's own), so the
+Errors: LinkError (refused), LinkSilent (the radio does not answer), NotJoined (session lost),
+PayloadTooLong (payload + MAC answers over the limit); each link names its classes for them as ERROR,
+SILENT, NOT_JOINED, TOO_LONG (the RUI3 link: the AT driver's own), so the
 cycle catches `link.SILENT` & co. without a wrapper around every AT call.
 """
 
@@ -33,18 +34,23 @@ class NotJoined(LinkError):
     pass
 
 
+class PayloadTooLong(LinkError):
+    """Payload + pending MAC answers over the data rate's limit (a RAK3172 then sends the answers alone)."""
+
+
 class SendResult:
     """What an uplink did: sent (it left), acked (confirmed and acknowledged, or unconfirmed and sent),
     downlinks [(fport, bytes)], rssi/snr of the last downlink (None if none), wait_s (> 0: the duty cycle
-    did not allow it now; nothing was sent, sleep and try later)."""
+    did not allow it now; nothing was sent, sleep and try later) and why, for the log."""
 
-    def __init__(self, sent=False, acked=False, downlinks=None, rssi=None, snr=None, wait_s=0):
+    def __init__(self, sent=False, acked=False, downlinks=None, rssi=None, snr=None, wait_s=0, why=""):
         self.sent = sent
         self.acked = acked
         self.downlinks = downlinks or []
         self.rssi = rssi
         self.snr = snr
         self.wait_s = wait_s
+        self.why = why
 
 
 def link_tail(image):

@@ -1,6 +1,8 @@
 """The link interface (node/link.py) on the node's own LoRaWAN stack: node/lorawan on an SX1262."""
 
-from node.link import LinkError, LinkSilent, NotJoined, SendResult
+# ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build)
+
+from node.link import LinkError, LinkSilent, NotJoined, PayloadTooLong, SendResult
 
 JOIN_DRS = (5, 4, 3, 2, 1, 0)  # start fast, fall back towards DR0 on repeated failures
 WAIT_AWAKE_MAX_S = 10  # a band free this soon is waited for awake (cheaper than another wake-up)
@@ -13,6 +15,7 @@ class NativeLink:
     ERROR = LinkError
     SILENT = LinkSilent
     NOT_JOINED = NotJoined
+    TOO_LONG = PayloadTooLong  # never raised: the MAC keeps answers that do not fit for the next uplink
 
     def __init__(self, hw, prov, rtc=None, nv_path="lorawan.nv", battery=None):
         from node.lorawan.mac import Mac
@@ -60,7 +63,9 @@ class NativeLink:
         except OSError as e:
             raise LinkSilent(str(e)) from None
         acked = r.sent and (r.acked or not confirmed)
-        return SendResult(r.sent, acked, r.downlinks, r.rssi, None if r.snr is None else r.snr // 4, r.wait_s)
+        snr = None if r.snr is None else r.snr // 4
+        why = "duty cycle, the sub-band is busy for %d s" % r.wait_s if r.wait_s else ""
+        return SendResult(r.sent, acked, r.downlinks, r.rssi, snr, r.wait_s, why)
 
     _rate = None
 

@@ -14,6 +14,7 @@ class Rui3Link:
     ERROR = rui3.ModemError
     SILENT = rui3.ModemSilent
     NOT_JOINED = rui3.NotJoined
+    TOO_LONG = rui3.PayloadTooLong
 
     def __init__(self, hw, prov, cfg, identity_set=False):
         self.modem = rui3.Rui3(hw["modem_uart"], hw.get("modem_reset"))
@@ -42,7 +43,10 @@ class Rui3Link:
 
     def send(self, port, payload, confirmed=False):
         """`confirmed` is the modem's AT+CFM setting, made at setup and on change (set_confirmed)."""
-        ok = self.modem.send(port, payload)
+        try:
+            ok = self.modem.send(port, payload)
+        except rui3.DutyCycle as e:  # the band is closed: not sent, a later wake tries again
+            return SendResult(False, False, wait_s=(e.wait_ms + 999) // 1000, why=str(e))
         m = self.modem
         downlinks = [m.downlink] if m.downlink is not None else []
         m.downlink = None

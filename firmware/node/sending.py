@@ -15,6 +15,7 @@ from node import log, store
 JOIN_BACKOFF_BASE_S = const(900)  # 15 min, doubled per failed join ...
 JOIN_BACKOFF_MAX_S = const(21600)  # ... up to 6 h, so a node in a dead zone tries 4 times a day
 MAX_UPLINKS_PER_CYCLE = const(4)
+FOPTS_MAX = const(15)  # LoRaWAN 1.0.x FOpts: room the modem's MAC answers may take in a frame
 
 
 def make_link(node):
@@ -63,12 +64,21 @@ def send_due(node, next_uplink, unload):
             st.radio_errors += 1
             recover(node)
             return
+        except link.TOO_LONG:
+            # the modem sent the pending MAC answers in an empty frame instead (airtime: counts);
+            # the same frame fits now unless the answers are sticky: then leave room for them
+            log.warning("fPort %d: %d bytes + MAC answers over the limit" % (fport, len(payload)))
+            node.uplinks += 1
+            if node.too_long:
+                node.fopts_room = FOPTS_MAX
+            node.too_long += 1
+            continue
         except link.ERROR as e:
             log.error("uplink on fPort %d refused: %s" % (fport, e))
             st.radio_errors += 1
             return
-        if not res.sent:
-            log.info("duty cycle: the band is busy for %d s, sending later" % res.wait_s)
+        if not res.sent:  # the band is closed (duty cycle): the data waits for a later wake
+            log.warning("uplink on fPort %d waits: %s" % (fport, res.why))
             return
         node.uplinks += 1
         if not res.acked:
@@ -112,12 +122,19 @@ def ensure_joined(node):
         st.next_join_s = 0
         log.info("joined (join %d)" % st.join_count)
         return True
+    st.radio_errors += 1
+    back_off(node, "join failed")
+    return False
+
+
+def back_off(node, what):
+    """Next link attempt 15 min after this wake began, doubled per failure up to 6 h (RTC memory)."""
+    st = node.state
     st.join_failures += 1
     delay = min(JOIN_BACKOFF_BASE_S << min(st.join_failures - 1, 8), JOIN_BACKOFF_MAX_S)
-    st.next_join_s = now + delay
-    st.radio_errors += 1
-    log.warning("join failed (%d in a row): next attempt in %d s" % (st.join_failures, delay))
-    return False
+    woke_s = time.time() - time.ticks_diff(time.ticks_ms(), node.started_ms) // 1000
+    st.next_join_s = woke_s + delay
+    log.warning("%s (%d in a row): next attempt in %d s" % (what, st.join_failures, delay))
 
 
 def recover(node):
@@ -129,7 +146,9 @@ def recover(node):
         if node.link.kind == "native":
             st.set(store.F_JOINED, node.link.joined)  # the MAC's session survives a radio reset
     else:
-        log.error("%s still silent after reset" % _name(node.link))
+        # unpowered or miswired: without a back-off every cycle with data due would spend ~5 s of
+        # time-outs and resets on it; the join schedule's back-off applies (no session without it)
+        back_off(node, "%s still silent after reset" % _name(node.link))
 
 
 def _name(link):

@@ -19,6 +19,10 @@ import time
 
 from micropython import const
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # mypy only: MicroPython has no typing module
+    from typing import Any
+
 # opcodes (datasheet Table 11-1..11-5)
 _SET_SLEEP = const(0x84)
 _SET_STANDBY = const(0x80)
@@ -79,7 +83,7 @@ class RxPacket(bytearray):
 
     Same attributes as micropython-lib's lora.RxPacket."""
 
-    ticks_ms = 0
+    ticks_ms: "Any" = 0  # a time.ticks_ms() value
     rssi = 0
     snr = 0
     crc_error = False
