@@ -112,13 +112,6 @@ class Node:
             self._link = sending.make_link(self)
         return self._link
 
-    def battery_level(self):
-        """DevStatusAns battery byte: 1 (empty, 3.3 V) .. 254 (full, 4.2 V); 255 = not measured."""
-        mv = self.state.battery_mv if self.state else 0
-        if not mv:
-            return 255
-        return max(1, min(254, (mv - 3300) * 254 // 900))
-
     # -- steps ---------------------------------------------------------------------------------------
     def restore(self):
         if self.hw.get("link") == "native":

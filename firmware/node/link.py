@@ -3,12 +3,16 @@
 - `Rui3Link` (node/link_rui3.py): a RAK3172 modem running RUI3 behind AT commands (node/rui3.py).
 - `NativeLink` (node/link_native.py): the MicroPython LoRaWAN 1.0.4 stack (node/lorawan) on a bare
   SX1262 (node/radio/sx1262.py, or micropython-lib's lora-sx126x: see node/radio/README.md).
-This module holds only what both share (errors, SendResult): the cycle loads one implementation.
+This module holds the native link's errors and helpers; the RUI3 path does not load it.
 
 The board profile names which one a board has (boards.PROFILES[...]["link"]). Interface:
   joined                      -> bool: a session exists (the modem's, or the MAC's)
   join(attempt)               -> bool: one OTAA attempt (attempt = failures so far; back-off is the caller's)
-  send(port, payload, confirmed) -> SendResult
+  send(port, payload, confirmed) -> (sent, acked, downlinks, rssi, snr, wait_s, why): sent = it left;
+                                 acked = confirmed and acknowledged, or unconfirmed and sent; downlinks
+                                 ((fport, bytes), ...); rssi/snr of the last downlink (None if none);
+                                 wait_s > 0: the duty cycle did not allow it, nothing was sent (sleep,
+                                 try later), why for the log. A tuple, not an object: 64 KB heap
   set_rate(adr, data_rate)    : ADR on/off and the data rate when ADR is off
   set_confirmed(confirmed)    : the default for uplinks (RUI3 keeps it in the modem; native: per send)
   forget()                    : drop the session, so the next join() is a fresh OTAA join
@@ -36,21 +40,6 @@ class NotJoined(LinkError):
 
 class PayloadTooLong(LinkError):
     """Payload + pending MAC answers over the data rate's limit (a RAK3172 then sends the answers alone)."""
-
-
-class SendResult:
-    """What an uplink did: sent (it left), acked (confirmed and acknowledged, or unconfirmed and sent),
-    downlinks [(fport, bytes)], rssi/snr of the last downlink (None if none), wait_s (> 0: the duty cycle
-    did not allow it now; nothing was sent, sleep and try later) and why, for the log."""
-
-    def __init__(self, sent=False, acked=False, downlinks=None, rssi=None, snr=None, wait_s=0, why=""):
-        self.sent = sent
-        self.acked = acked
-        self.downlinks = downlinks or []
-        self.rssi = rssi
-        self.snr = snr
-        self.wait_s = wait_s
-        self.why = why
 
 
 def link_tail(image):

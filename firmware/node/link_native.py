@@ -2,7 +2,7 @@
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build)
 
-from node.link import LinkError, LinkSilent, NotJoined, PayloadTooLong, SendResult
+from node.link import LinkError, LinkSilent, NotJoined, PayloadTooLong
 
 JOIN_DRS = (5, 4, 3, 2, 1, 0)  # start fast, fall back towards DR0 on repeated failures
 WAIT_AWAKE_MAX_S = 10  # a band free this soon is waited for awake (cheaper than another wake-up)
@@ -12,6 +12,7 @@ class NativeLink:
     """LoRaWAN on the node's own MCU. hw["lora"] holds the SX1262's bus and pins (boards.build)."""
 
     kind = "native"
+    NAME = "radio"  # in the log
     ERROR = LinkError
     SILENT = LinkSilent
     NOT_JOINED = NotJoined
@@ -65,7 +66,7 @@ class NativeLink:
         acked = r.sent and (r.acked or not confirmed)
         snr = None if r.snr is None else r.snr // 4
         why = "duty cycle, the sub-band is busy for %d s" % r.wait_s if r.wait_s else ""
-        return SendResult(r.sent, acked, r.downlinks, r.rssi, snr, r.wait_s, why)
+        return r.sent, acked, r.downlinks, r.rssi, snr, r.wait_s, why
 
     _rate = None
 
@@ -115,3 +116,23 @@ def make_radio(lora):
         dio3_tcxo_millivolts=lora.get("tcxo_mv"),
         ant_sw=PinSwitch(ant) if ant is not None else None,
     )
+
+
+def battery_byte(mv):
+    """DevStatusAns battery byte: 1 (empty, 3.3 V) .. 254 (full, 4.2 V); 255 = not measured."""
+    if not mv:
+        return 255
+    return max(1, min(254, (mv - 3300) * 254 // 900))
+
+
+def for_node(node):
+    """The wake cycle's link: the MAC's state from behind the cycle's RTC image, the configured rate."""
+    from node import store
+    from node.link import link_tail
+
+    link = NativeLink(
+        node.hw, node.prov, rtc=link_tail(node.rtc_image), battery=lambda: battery_byte(node.state.battery_mv)
+    )
+    link.set_rate(node.cfg["adr"], node.cfg["data_rate"])  # the modem keeps these; the MAC is told
+    node.state.set(store.F_JOINED, link.joined)  # the MAC's session (RTC, or flash after a power cut) rules
+    return link

@@ -20,18 +20,13 @@ FOPTS_MAX = const(15)  # LoRaWAN 1.0.x FOpts: room the modem's MAC answers may t
 
 def make_link(node):
     """The board's link (boards profile "link"), made on first use: a quiet cycle never loads it."""
-    hw, st = node.hw, node.state
-    if hw.get("link") == "native":
-        from node.link import link_tail
-        from node.link_native import NativeLink
+    if node.hw.get("link") == "native":
+        from node.link_native import for_node
 
-        link = NativeLink(hw, node.prov, rtc=link_tail(node.rtc_image), battery=node.battery_level)
-        link.set_rate(node.cfg["adr"], node.cfg["data_rate"])  # the modem keeps these; the MAC is told
-        st.set(store.F_JOINED, link.joined)  # the MAC's session (RTC, or flash after a power cut) rules
-        return link
+        return for_node(node)
     from node.link_rui3 import Rui3Link
 
-    return Rui3Link(hw, node.prov, node.cfg, identity_set=st.has(store.F_IDENTITY_SET))
+    return Rui3Link(node.hw, node.prov, node.cfg, identity_set=node.state.has(store.F_IDENTITY_SET))
 
 
 def send_due(node, next_uplink, unload):
@@ -52,15 +47,15 @@ def send_due(node, next_uplink, unload):
         nxt = None
         node._feed()
         try:
-            res = link.send(fport, payload, node.cfg["confirmed"])
+            sent, acked, downlinks, rssi, snr, _wait_s, why = link.send(fport, payload, node.cfg["confirmed"])
         except link.NOT_JOINED:
-            log.warning("%s lost its session: join again" % _name(link))
+            log.warning("%s lost its session: join again" % link.NAME)
             st.set(store.F_JOINED, False)
             st.radio_errors += 1
             node.uplinks += 1  # counts against the cycle's budget: no join/send loop
             continue
         except link.SILENT as e:
-            log.error("%s silent (%s): resetting it" % (_name(link), e))
+            log.error("%s silent (%s): resetting it" % (link.NAME, e))
             st.radio_errors += 1
             recover(node)
             return
@@ -77,18 +72,18 @@ def send_due(node, next_uplink, unload):
             log.error("uplink on fPort %d refused: %s" % (fport, e))
             st.radio_errors += 1
             return
-        if not res.sent:  # the band is closed (duty cycle): the data waits for a later wake
-            log.warning("uplink on fPort %d waits: %s" % (fport, res.why))
+        if not sent:  # the band is closed (duty cycle): the data waits for a later wake
+            log.warning("uplink on fPort %d waits: %s" % (fport, why))
             return
         node.uplinks += 1
-        if not res.acked:
+        if not acked:
             log.warning("confirmed uplink on fPort %d not acknowledged" % fport)
             st.radio_errors += 1
         log.info("uplink fPort %d, %d bytes" % (fport, len(payload)))
-        node._sent(fport, samples, res.acked)
-        if res.rssi is not None:
-            st.rssi, st.snr = res.rssi, res.snr
-        for port, data in res.downlinks:
+        node._sent(fport, samples, acked)
+        if rssi is not None:
+            st.rssi, st.snr = rssi, snr
+        for port, data in downlinks:
             node._downlink(port, data)
 
 
@@ -107,12 +102,12 @@ def ensure_joined(node):
         if getattr(link, "identity_set", False):
             st.set(store.F_IDENTITY_SET)
     except link.SILENT as e:
-        log.error("%s silent (%s): resetting it" % (_name(link), e))
+        log.error("%s silent (%s): resetting it" % (link.NAME, e))
         st.radio_errors += 1
         recover(node)
         return False
     except link.ERROR as e:
-        log.error("%s setup/join refused: %s" % (_name(link), e))
+        log.error("%s setup/join refused: %s" % (link.NAME, e))
         st.radio_errors += 1
         joined = False
     if joined:
@@ -142,14 +137,10 @@ def recover(node):
     st.set(store.F_JOINED, False)
     st.set(store.F_IDENTITY_SET, False)  # a reset modem needs its setup again
     if node.link.recover():
-        log.info("%s answers again after reset" % _name(node.link))
+        log.info("%s answers again after reset" % node.link.NAME)
         if node.link.kind == "native":
             st.set(store.F_JOINED, node.link.joined)  # the MAC's session survives a radio reset
     else:
         # unpowered or miswired: without a back-off every cycle with data due would spend ~5 s of
         # time-outs and resets on it; the join schedule's back-off applies (no session without it)
-        back_off(node, "%s still silent after reset" % _name(node.link))
-
-
-def _name(link):
-    return "modem" if link.kind == "rui3" else "radio"
+        back_off(node, "%s still silent after reset" % node.link.NAME)

@@ -22,7 +22,7 @@ print("JOINED_BEFORE", link.joined)
 if not link.joined:
     print("JOIN", link.join(0))
 r = link.send(7, b"kumpel", False)
-print("SENT", r.sent, r.acked, r.downlinks)
+print("SENT", r[0], r[1], r[2])
 print("REG", bytes(link.radio.read_register(0x0740, 2)).hex())
 rtc.memory(link.persist())
 """
