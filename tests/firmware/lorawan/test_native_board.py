@@ -51,7 +51,7 @@ def test_native_board_joins_and_sends(make_node, board):
 # The sim layer of a native board (chip model, air, network server: ~30 KB) and the firmware share one
 # heap; the firmware's own live peak on this path is asserted below.
 NATIVE_HEAP = "256k"  # sim layer (chip model, air, LoRaWAN server) + firmware with its LoRaWAN stack
-NATIVE_HEAP_LIMIT = 112 * 1024  # 64-bit Unix port, measured 108.6 KB first boot; RUI3 path: 64 KB (test_memory.py)
+NATIVE_HEAP_LIMIT = 112 * 1024  # 64-bit port: 108.6 KB first boot measured; RUI3 path 64 KB (test_memory)
 
 
 def test_wake_cycles_on_a_native_board(make_node, monkeypatch):
