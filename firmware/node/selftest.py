@@ -3,7 +3,8 @@
 Prints one line `SELFTEST {json}` with {"ok", "checks": [{"name", "ok", "detail"}]}. Each check is
 independent and never raises, so one broken part does not hide the state of the others. It measures but
 sends nothing: the radio check only asks the modem for its version, DevEUI (must be provision.json's
-dev_eui: issue 7) and join state.
+dev_eui: issue 7) and join state; on a native-LoRaWAN board (SX1262) it resets the chip and reads a known
+register over SPI (the LoRa sync word, 0x3444 once configured) and reports the MAC's DevNonce counter.
 """
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
@@ -23,6 +24,27 @@ def _check(results, name, fn):
         ok, detail = False, "%s: %s" % (type(e).__name__, e)
     results.append({"name": name, "ok": bool(ok), "detail": str(detail)})
     return ok
+
+
+def _native_radio(hw):
+    from node.link_native import make_radio
+    from node.lorawan.nvstate import NvState
+    from node.radio.sx1262 import REG_SYNC_WORD
+
+    power = hw.get("sensor_power")  # RAK13300: the IO slot's 3V3_S also powers the radio
+    if power is not None:
+        power.value(1)
+    radio = make_radio(hw["lora"])
+    sync = bytes(radio.read_register(REG_SYNC_WORD, 2))
+    radio.sleep()
+    if sync != b"\x34\x44":
+        return False, "SX1262 sync word %s, expected 3444 (SPI wiring?)" % sync.hex()
+    nv = NvState("lorawan.nv")
+    return nv.problem is None, "SX1262 sync word 3444, DevNonce %d, joined=%d%s" % (
+        nv.dev_nonce,
+        nv.joined,
+        " (" + nv.problem + ")" if nv.problem else "",
+    )
 
 
 def run():
@@ -87,6 +109,8 @@ def run():
         return mv is not None, "no battery (USB power?)" if mv is None else "%d mV" % mv
 
     def modem():
+        if ctx["hw"].get("link") == "native":
+            return _native_radio(ctx["hw"])
         from node import rui3
 
         m = rui3.Rui3(ctx["hw"]["modem_uart"], ctx["hw"].get("modem_reset"))

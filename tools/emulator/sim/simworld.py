@@ -121,6 +121,11 @@ class World:
         import simmodem
 
         self.modem = simmodem.SimModem(self, st.get("modem"))
+        self.lora = None  # native-LoRaWAN boards: SX1262 model + network server (simnative.py)
+        if self.profile.get("link") == "native":
+            import simnative
+
+            self.lora = simnative.NativeRadio(self, st.get("lorawan_ns"))
         time.add_hook(self._on_time)
         _current[0] = self
 
@@ -147,6 +152,8 @@ class World:
         return True
 
     def pin_level(self, pin):
+        if self.lora is not None and pin in self.lora.pins:
+            return self.lora.level(pin)
         if pin == self.profile.get("echo"):
             return 0
         return self.pins.get(pin, 0)
@@ -154,12 +161,22 @@ class World:
     def set_pin(self, pin, level):
         old = self.pins.get(pin, 0)
         self.pins[pin] = level
+        if self.lora is not None and pin in self.lora.pins:
+            self.lora.drive(pin, level)
+            return
         if pin == self.profile.get("trig") and old and not level:
             dev = self._device(self.ultrasonic_kind)
             if dev is not None and hasattr(dev, "trigger"):
                 dev.trigger()
         elif pin == self.profile.get("modem_reset"):
             self.modem.reset_pin(level)
+
+    def spi_device(self, bus):
+        return self.lora.chip.spi if self.lora is not None and bus == self.lora.spi_bus else None
+
+    def pin_irq(self, pin, handler):
+        if self.lora is not None:
+            self.lora.irq(pin, handler)
 
     def uart_device(self, bus):
         if "modem_uart" in self.profile and bus == self.profile["modem_uart"][0]:
@@ -253,6 +270,8 @@ class World:
         self.sleep_leak_ua = 0
         self.modem.exchanges = 0
         self.modem.on_boot()
+        if self.lora is not None:
+            self.lora.on_boot()
         for kind in (self.ultrasonic_kind, self.climate_kind):  # the sim's own objects: before the heap base
             try:
                 self._device(kind)
@@ -382,6 +401,8 @@ class World:
         st["rtc_memory"] = hexlify(self.rtc_memory).decode()
         st["reset_cause"] = self.reset_cause
         st["modem"] = self.modem.saved()
+        if self.lora is not None:
+            st["lorawan_ns"] = self.lora.state()
         st["held_pads"] = [
             [p, self.pins.get(p, 0), c["mode"], c["pull"]] for p, c in self.pin_cfg.items() if c["hold"]
         ]
