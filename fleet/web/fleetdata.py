@@ -27,7 +27,7 @@ from fleet.models import (
 from fleet.security import hash_token
 from fleet.services import alerts as alerts_service
 from fleet.services import config as config_service
-from fleet.services import health, labels, provisioning, wire
+from fleet.services import downlinks, health, labels, provisioning, wire
 from fleet.services import rollout as rollout_service
 from fleet.settings import Settings
 from fleet.web.session import ROLES, Principal
@@ -105,7 +105,7 @@ def qr_svg(device: Device, cfg: Settings) -> str:
 # --- acting --------------------------------------------------------------------------------------------
 def _dispatch(request: Request, db: Session, device: Device | None) -> None:
     """Hand what is due to the network server now, as the API routes do (the sweep retries later)."""
-    config_service.dispatch(
+    downlinks.dispatch(
         db, network_server(request), settings(request), device_id=device.id if device else None
     )
     db.commit()
@@ -118,7 +118,7 @@ def add_maintenance_note(db: Session, device: Device, author: str, text: str) ->
 
 
 def queue_command(request: Request, db: Session, device: Device, command: str, author: str) -> None:
-    config_service.queue_command(db, device, command, settings(request))
+    downlinks.queue_command(db, device, command, settings(request))
     db.add(Event(device_id=device.id, kind="web_action", message=f"{author}: command {command}"))
     db.commit()
     _dispatch(request, db, device)

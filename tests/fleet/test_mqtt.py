@@ -10,9 +10,9 @@ import pytest
 from fleet_helpers import add_device, cs_up
 from sqlmodel import Session, select
 
-from fleet.api.routes.integrations import handle
 from fleet.lns.mqtt import ChirpStackMqtt, Subscriber, parse_message
 from fleet.models import Uplink
+from fleet.services.receive import handle
 from protocols import codec
 
 pytestmark = pytest.mark.mqtt

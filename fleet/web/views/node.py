@@ -199,10 +199,9 @@ def node_page(
         device = queries.device_by_eui(db, eui)
         if device is None:
             return _not_found(request, t, user, eui)
-        health = node_health(db, device, now)
+        health = node_health(db, device, fleetdata.settings(request), now)
         full_pct = int(health["config"]["applied"].get("full_threshold_pct", fleetdata.full_threshold_pct()))
         readings = queries.series(db, device.id, now - WINDOWS[window])
-        facts = wording.Facts.from_health(health)
         last = health["last_reading"]
         context = {
             "node": {
@@ -216,7 +215,7 @@ def node_page(
             },
             "health": {
                 "state": health["status"],
-                "reasons": [wording.reason_text(t, r, facts) for r in health["reasons"]],
+                "reasons": [wording.reason_text(t, r) for r in health["reasons"]],
             },
             "reading": None
             if last is None
