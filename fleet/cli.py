@@ -59,8 +59,9 @@ def _fail(message: str) -> None:
 
 def _device(session: Session, dev_eui: str):  # noqa: ANN202
     from fleet.models import Device
+    from protocols import identity
 
-    d = session.exec(select(Device).where(Device.dev_eui == dev_eui.replace(":", "").upper())).first()
+    d = session.exec(select(Device).where(Device.dev_eui == identity.normalize_eui(dev_eui))).first()
     if d is None:
         _fail(f"no device {dev_eui}")
     return d

@@ -31,6 +31,7 @@ from fleet.services import downlinks, health, labels, provisioning, wire
 from fleet.services import rollout as rollout_service
 from fleet.settings import Settings
 from fleet.web.session import ROLES, Principal
+from protocols import identity
 
 
 def settings(request: Request) -> Settings:
@@ -152,7 +153,7 @@ class ConfigError(ValueError):
 def config_target(db: Session, dev_eui: str = "", group: str = "") -> dict | None:
     """What the config form edits: a node's own overrides, or a group's config, with desired and applied."""
     if dev_eui:
-        device = db.exec(select(Device).where(Device.dev_eui == dev_eui.strip().upper())).first()
+        device = db.exec(select(Device).where(Device.dev_eui == identity.normalize_eui(dev_eui))).first()
         if device is None:
             return None
         row = db.exec(select(DesiredConfig).where(DesiredConfig.device_id == device.id)).first()

@@ -25,6 +25,7 @@ from fleet.models import (
 )
 from fleet.services import health
 from fleet.web import fleetdata
+from protocols import identity
 
 LIST_LIMIT = 100  # a phone list longer than this is a search problem, not a scrolling one
 SCAN_PAGE = 500
@@ -346,7 +347,7 @@ def label_devices(
     """The nodes to print labels for: one DevEUI, a search, a group or district, or everything (capped)."""
     query = select(Device)
     if dev_eui:
-        query = query.where(Device.dev_eui == dev_eui.strip().upper())
+        query = query.where(Device.dev_eui == identity.normalize_eui(dev_eui))
     if q.strip():
         like = f"%{q.strip().lower()}%"
         query = query.where(

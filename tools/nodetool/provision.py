@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import segno
 
+from protocols import identity
 from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
 from tools.nodetool.board import Board
 from tools.nodetool.errors import KeysConflictError, NodeToolError, ProvisionFileError
@@ -48,10 +49,10 @@ class ProvisionResult:
 
 
 def norm_eui(value: str, what: str = "DevEUI") -> str:
-    eui = value.replace(":", "").replace("-", "").replace(" ", "").upper()
-    if len(eui) != 16 or not _HEX.match(eui):
-        raise NodeToolError(f"{what} {value!r} is not 16 hex digits", "Copy it from the modem's label.")
-    return eui
+    try:
+        return identity.parse_eui(value, what)
+    except ValueError as exc:
+        raise NodeToolError(str(exc), "Copy it from the modem's label.") from exc
 
 
 def problems(doc: dict | None) -> list[str]:
@@ -82,8 +83,7 @@ def problems(doc: dict | None) -> list[str]:
 
 def tr005(device: dict, profile_id: str = "00000000") -> str:
     """LoRa Alliance TR005 QR text; the fleet's own string wins when it sends one. Never the AppKey."""
-    eui = f"{device['join_eui'].upper()}:{device['dev_eui'].upper()}"
-    return device.get("tr005") or f"LW:D0:{eui}:{profile_id.upper()}"
+    return device.get("tr005") or identity.tr005(device["join_eui"], device["dev_eui"], profile_id)
 
 
 def label_text(label: str) -> str:

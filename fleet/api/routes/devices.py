@@ -21,6 +21,7 @@ from fleet.models import (
 )
 from fleet.services import health, provisioning, verdict, verification
 from fleet.services.provisioning import DeviceIn, ProvisioningError
+from protocols import identity
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -150,7 +151,7 @@ def change_device(
     dev_eui: str, body: DeviceIn, session: SessionDep, cfg: SettingsDep, adapter: AdapterDep, _: Technician
 ) -> dict:
     device = device_or_404(session, dev_eui)
-    if body.dev_eui and body.dev_eui.replace(":", "").upper() != device.dev_eui:
+    if body.dev_eui and identity.normalize_eui(body.dev_eui) != device.dev_eui:
         raise HTTPException(400, "dev_eui cannot be changed: register a new device instead")
     try:
         provisioning.update_device(session, cfg, adapter, device, body, body.model_fields_set)

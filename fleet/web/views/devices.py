@@ -13,6 +13,7 @@ from fleet.services import labels, provisioning
 from fleet.web import fleetdata, queries
 from fleet.web.render import error_page, page, refuse_post, refuse_viewer, require_user, translator
 from fleet.web.session import Principal
+from protocols import identity
 
 router = APIRouter()
 
@@ -169,7 +170,7 @@ def node_label(request: Request, dev_eui: str, user: Principal = Depends(require
     if (refused := refuse_viewer(request, user, t)) is not None:
         return refused
     with fleetdata.session(request) as db:
-        device: Device | None = queries.device_by_eui(db, dev_eui.upper())
+        device: Device | None = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return error_page(
                 request, 404, t("error.not_found"), t("error.node_not_found", dev_eui=dev_eui), user, t

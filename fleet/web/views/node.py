@@ -11,6 +11,7 @@ from fleet.web import charts, fleetdata, queries, wording
 from fleet.web.i18n import Translator, as_utc
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
+from protocols import identity
 
 router = APIRouter()
 
@@ -25,11 +26,6 @@ _FLASHES = (
     "node.command_queued",
     "node.config_saved",
 )  # the only messages ?flash= may show
-
-
-def normalize_eui(text: str) -> str:
-    """DevEUIs arrive as typed or scanned: 70b3d5..., 70-B3-D5-..., 70:b3:d5:... all mean the same node."""
-    return "".join(ch for ch in text if ch not in ":- ").upper()
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -190,7 +186,7 @@ def node_page(
     user: Principal = Depends(require_user),
 ):
     t = translator(request)
-    eui = normalize_eui(dev_eui)
+    eui = identity.normalize_eui(dev_eui)
     if eui != dev_eui:
         return RedirectResponse(wording.node_url(eui), status_code=301)
     window = window if window in WINDOWS else "24h"
@@ -282,7 +278,7 @@ def add_maintenance_note(
             t,
         )
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return _not_found(request, t, user, dev_eui)
         fleetdata.add_maintenance_note(db, device, author=user.name, text=text)
@@ -308,7 +304,7 @@ def send_command(
             request, 400, t("error.bad_request"), t("node.command_unknown", command=command), user, t
         )
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return _not_found(request, t, user, dev_eui)
         fleetdata.queue_command(request, db, device, command, author=user.name)
@@ -326,7 +322,7 @@ def resend_config(
     if refused is not None:
         return refused
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return _not_found(request, t, user, dev_eui)
         version = fleetdata.resend_config(request, db, device, author=user.name)
