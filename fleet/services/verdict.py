@@ -138,9 +138,7 @@ def reasons(f: Facts, th: Thresholds) -> list[Reason]:
     if f.pending:
         out.append(Reason("config_pending", "warning", {"keys": sorted(f.pending)}))
     codes = {r.code for r in out}
-    unexplained = sorted(
-        k for k in f.open_alerts if k != "offline" and not codes.intersection(ALERT_EXPLAINED_BY.get(k, (k,)))
-    )
+    unexplained = sorted(k for k in f.open_alerts if not codes.intersection(ALERT_EXPLAINED_BY.get(k, (k,))))
     if unexplained:
         # Inside an alert's hysteresis band: not a fault any more, not cleared yet. Keep it visible.
         out.append(Reason("alert_open", "warning", {"kinds": unexplained}))

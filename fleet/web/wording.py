@@ -115,6 +115,18 @@ def node_row(t: Translator, device: Device, status: str, reading: Reading | None
     }
 
 
+def alarm_view(t: Translator, alert: Alert, device: Device) -> dict:
+    """An alert of the last days, open or cleared: what, when it started, when it cleared."""
+    return {
+        "severity": alert.severity,
+        "text": t(f"alert.{alert.kind}") if f"alert.{alert.kind}" in t.keys else alert.message,
+        "node_name": display_name(device),
+        "node_url": node_url(device.dev_eui),
+        "opened": alert.opened_at,
+        "closed": alert.closed_at,
+    }
+
+
 def alert_detail(t: Translator, alert: Alert, device: Device) -> str:
     """The alert's detail in the reader's words: the node's stored reason that explains the alert's kind
     (by code), else the fleet's own message."""

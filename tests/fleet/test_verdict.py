@@ -125,3 +125,23 @@ def test_wording_does_not_parse_the_fleets_sentences():
     """The pages translate by reason code and parameters; the English message is never taken apart."""
     source = (ROOT / "fleet/web/wording.py").read_text()
     assert ".partition(" not in source and ".split(" not in source
+
+
+def test_an_offline_alert_closes_on_the_first_uplink_that_brings_the_node_back(client, tech):
+    """Replayed history: each old uplink leaves the node offline or late, so the offline alert stays open
+    (shown as alert_open while late) and the fresh uplink closes it at once, not at the next sweep."""
+    dev = add_device(client, tech)["dev_eui"]
+    frame = codec.encode_measurement(
+        {"distance_cm": 60, "no_echo": False, "temperature_c": 20.0, "humidity_pct": 50.0, "battery_mv": 3700}
+        | {"flags": []}
+    )
+    post_up(client, cs_up(dev, 1, frame, fcnt=1, time=utcnow() - timedelta(hours=5)))
+    post_up(client, cs_up(dev, 1, frame, fcnt=2, time=utcnow() - timedelta(minutes=150)))
+    h, row = _both(client, tech, dev)
+    assert h["status"] == row["state"] == "warning"
+    assert [r["code"] for r in row["health_reasons"]] == ["alert_open"]
+    assert row["health_reasons"][0]["params"] == {"kinds": ["offline"]}
+    post_up(client, cs_up(dev, 1, frame, fcnt=3, time=utcnow()))
+    assert client.get("/api/v1/alerts", headers=tech).json() == []
+    h, row = _both(client, tech, dev)
+    assert h["status"] == row["state"] == "ok"

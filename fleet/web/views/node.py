@@ -226,6 +226,8 @@ def node_page(
                 "flags": last["flags"],
             },
             "full_threshold": full_pct,
+            # no echo: the fill is unknown now; the gauge shows the last level measured, marked as such
+            "last_fill": queries.last_known_fill(db, device.id) if last and last["no_echo"] else None,
             "battery": {
                 "trend": health["battery"]["trend_mv_per_day"],
                 "days_left": health["battery"]["days_left"],
@@ -242,6 +244,13 @@ def node_page(
                 "downlinks": _downlinks(t, queries.open_downlinks(db, device.id)),
             },
             "events": _events(t, db, device.id, now),
+            "alarms": [
+                wording.alarm_view(t, alert, dev)
+                for alert, dev in queries.recent_alarms(
+                    db, now - timedelta(days=queries.RECENT_ALARM_DAYS), device_id=device.id
+                )
+            ],
+            "alarm_days": queries.RECENT_ALARM_DAYS,
             "provisioning": _provisioning(db, device),
             "maintenance": [
                 {"time": n.created_at, "author": n.author, "text": n.text}
