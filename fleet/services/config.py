@@ -38,9 +38,19 @@ def validate(settings: dict) -> dict:
             problems.append((name, value, status))
         clean[name] = value
     if problems:
-        words = "; ".join(f"{name}={value!r}: {status}" for name, value, status in problems)
+        words = "; ".join(
+            f"{name}={value!r}: {status}{_allowed(name, status)}" for name, value, status in problems
+        )
         raise ConfigError("refused settings: " + words, problems)
     return clean
+
+
+def _allowed(name: str, status: str) -> str:
+    """What the node would accept instead, so a refusal says how to fix it."""
+    if status == "unknown_key":
+        return " (known: " + ", ".join(wire.SETTING_NAMES) + ")"
+    span = wire.allowed_range(name)
+    return f" (allowed {span[0]}..{span[1]})" if span and status in ("out_of_range", "bad_format") else ""
 
 
 def _desired_row(session: Session, device: Device) -> DesiredConfig:
