@@ -81,8 +81,14 @@ def selftest_checks(selftest: dict | None) -> list[Check]:
     return checks or [Check("selftest", bool(selftest.get("ok")), "no individual checks reported")]
 
 
-def _kb(n: int) -> str:
-    return f"{n // 1024} KB free" if n < 10 * 1024 * 1024 else f"{n // (1024 * 1024)} MB free"
+def free_text(n: int) -> str:
+    """Bytes free in the largest unit that keeps the number below 1024 (KiB steps, as flash is sized)."""
+    value, unit = float(n), "bytes"
+    for bigger in ("KB", "MB", "GB", "TB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.0f} {unit} free" if unit == "bytes" or value >= 100 else f"{value:.1f} {unit} free"
 
 
 def run_checks(board: Board) -> VerifyResult:
@@ -102,10 +108,10 @@ def run_checks(board: Board) -> VerifyResult:
         result.checks.extend(selftest_checks(selftest))
     info = board.info()
     result.micropython = info["version"]
-    result.checks.append(Check("free_flash", info["flash_free"] >= MIN_FLASH_FREE, _kb(info["flash_free"])))
     result.checks.append(
-        Check("free_ram", info["mem_free"] >= MIN_RAM_FREE, f"{info['mem_free'] // 1024} KB free")
+        Check("free_flash", info["flash_free"] >= MIN_FLASH_FREE, free_text(info["flash_free"]))
     )
+    result.checks.append(Check("free_ram", info["mem_free"] >= MIN_RAM_FREE, free_text(info["mem_free"])))
     return result
 
 
