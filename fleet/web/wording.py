@@ -115,6 +115,25 @@ def node_row(t: Translator, device: Device, status: str, reading: Reading | None
     }
 
 
+def problem_text(t: Translator, problem: dict) -> str | None:
+    """One refused field (a provisioning problem record) in the reader's words; None if the code is new."""
+    key = "problem." + str(problem.get("code", ""))
+    if key not in t.keys:
+        return None
+    params = {
+        k: t.number(v) if isinstance(v, int | float) else v for k, v in problem.get("params", {}).items()
+    }
+    return t(key, field=problem.get("field", ""), **params)
+
+
+def import_reason(t: Translator, result: dict) -> str | None:
+    """Why an import row was refused, in the reader's words; the fleet's English when a code is unknown."""
+    texts = [problem_text(t, p) for p in result.get("problems") or []]
+    if not texts or None in texts:
+        return result.get("reason")
+    return "; ".join(texts)
+
+
 def alarm_view(t: Translator, alert: Alert, device: Device) -> dict:
     """An alert of the last days, open or cleared: what, when it started, when it cleared."""
     return {

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from fleet.models import Device
 from fleet.services import labels, provisioning
-from fleet.web import fleetdata, queries
+from fleet.web import fleetdata, queries, wording
 from fleet.web.render import error_page, page, refuse_post, refuse_viewer, require_user, translator
 from fleet.web.session import Principal
 from protocols import identity
@@ -122,7 +122,7 @@ async def import_devices(
             "row": r["row"],
             "dev_eui": r.get("dev_eui"),
             "result": r["result"],
-            "reason": r.get("reason"),
+            "reason": wording.import_reason(t, r),
             "app_key": r.get("app_key"),
         }
         for r in results
