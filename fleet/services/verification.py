@@ -25,7 +25,10 @@ class CheckIn(BaseModel):
 
     name: str
     ok: bool
-    detail: str = ""
+    detail: str = ""  # in English, as the terminal showed it
+    # What the detail says as a code and its numbers (firmware selftest, node tool), for the pages' wording.
+    code: str = Field(default="", max_length=40)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=8)
 
     @field_validator("name")
     @classmethod

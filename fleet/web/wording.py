@@ -115,6 +115,30 @@ def node_row(t: Translator, device: Device, status: str, reading: Reading | None
     }
 
 
+def check_view(t: Translator, check: dict) -> dict:
+    """One self-test check for the node page: its name and detail in the reader's words where known (by
+    the check's name and its detail's code and numbers); otherwise as the node tool reported them."""
+    name = str(check.get("name", ""))
+    code, params = str(check.get("code") or ""), dict(check.get("params") or {})
+    detail = str(check.get("detail", ""))
+    if code == "free" and isinstance(params.get("bytes"), int | float):
+        detail = t.bytes_free(params["bytes"])
+    elif code == "battery_mv" and isinstance(params.get("mv"), int | float):
+        detail = f"{t.number(params['mv'] / 1000, 2)} V"
+    elif code == "climate" and isinstance(params.get("temperature_c"), int | float):
+        detail = f"{t.number(params['temperature_c'], 1)} °C, {t.number(params.get('humidity_pct') or 0)} %"
+    elif code and f"checkdetail.{code}" in t.keys:
+        detail = t(
+            f"checkdetail.{code}", **{k: v if isinstance(v, str) else t.number(v) for k, v in params.items()}
+        )
+    return {
+        "name": t(f"check.{name}") if f"check.{name}" in t.keys else name,
+        "raw_name": name,
+        "ok": bool(check.get("ok")),
+        "detail": detail,
+    }
+
+
 def problem_text(t: Translator, problem: dict) -> str | None:
     """One refused field (a provisioning problem record) in the reader's words; None if the code is new."""
     key = "problem." + str(problem.get("code", ""))

@@ -109,14 +109,15 @@ def _config_rows(t: Translator, cfg: dict) -> list[dict]:
     return rows
 
 
-def _provisioning(db, device) -> dict:  # noqa: ANN001
+def _provisioning(t: Translator, db, device) -> dict:  # noqa: ANN001
     """Provisioned since when (None: not verified yet) and the newest verify run with every check."""
     last = verification.latest(db, device.id)
+    if last is None:
+        return {"since": device.provisioned_at, "last": None}
+    checks = [wording.check_view(t, c) for c in last.checks]
     return {
         "since": device.provisioned_at,
-        "last": None
-        if last is None
-        else {"time": last.created_at, "ok": last.ok, "author": last.author or "–", "checks": last.checks},
+        "last": {"time": last.created_at, "ok": last.ok, "author": last.author or "–", "checks": checks},
     }
 
 
@@ -251,7 +252,7 @@ def node_page(
                 )
             ],
             "alarm_days": queries.RECENT_ALARM_DAYS,
-            "provisioning": _provisioning(db, device),
+            "provisioning": _provisioning(t, db, device),
             "maintenance": [
                 {"time": n.created_at, "author": n.author, "text": n.text}
                 for n in queries.maintenance_notes(db, device.id)
