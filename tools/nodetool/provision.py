@@ -134,7 +134,7 @@ def provision(
     given = norm_eui(dev_eui) if dev_eui else None
     current = board.read_json(PROVISION_FILE)
     held = current if not problems(current) else None
-    held_eui = held["dev_eui"].upper() if held else None
+    held_eui = identity.normalize_eui(held["dev_eui"]) if held else None
     notes = []
     if current is not None and held is None:
         notes.append(
@@ -205,7 +205,7 @@ def provision(
         notes.append(f"the modem was not asked for its DevEUI: {asked.problem}")
     elif modem_eui is None:  # a modem without a DevEUI of its own gets the fleet's
         written = modem_identity(ask_dev_eui(board, device["board"], write=device["dev_eui"]).dev_eui)
-        if written != device["dev_eui"].upper():
+        if written != identity.normalize_eui(device["dev_eui"]):
             raise NodeToolError(
                 f"the modem did not take DevEUI {device['dev_eui']} (it answers {written})",
                 "Check the modem's wiring and power, then run `kumpel node setup` again (it is safe).",
