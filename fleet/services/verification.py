@@ -98,7 +98,7 @@ def record(session: Session, device: Device, data: VerificationIn, author: str) 
         micropython=data.micropython,
         tool=data.tool,
         author=author,
-        checks=[c.model_dump() for c in data.checks],
+        checks=[c.model_dump(exclude={"code", "params"} if not c.code else set()) for c in data.checks],
     )
     session.add(run)
     if ok and device.provisioned_at is None:
