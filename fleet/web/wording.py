@@ -7,7 +7,7 @@ or a record without its numbers, is shown with the fleet's own message: nothing 
 ever hidden.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from fleet.models import Alert, Device, Reading
@@ -89,16 +89,9 @@ def reason_text(t: Translator, reason: object) -> str:
 def node_row(t: Translator, device: Device, status: str, reading: Reading | None, now: datetime) -> dict:
     """One line of the overview list: the stored reasons, plus the clock's own (offline, late) now."""
     reasons = list(device.health_reasons or [])
-    if device.last_seen_at is not None:
-        conn = connectivity_state(device, now)
-        if conn in ("offline", "late"):
-            silent = (now - as_utc(device.last_seen_at)).total_seconds()
-            clock = verdict.Reason(
-                conn,
-                "critical" if conn == "offline" else "warning",
-                {"silent_s": round(silent), "expected_s": device.expected_interval_s},
-            )
-            reasons.insert(0, clock.as_dict())
+    clock = _clock_reason(device, now)
+    if clock is not None:
+        reasons.insert(0, clock)
     reasons.sort(key=lambda r: r.get("severity") != "critical" if isinstance(r, dict) else True)
     return {
         "dev_eui": device.dev_eui,
@@ -170,11 +163,24 @@ def alarm_view(t: Translator, alert: Alert, device: Device) -> dict:
     }
 
 
-def alert_detail(t: Translator, alert: Alert, device: Device) -> str:
-    """The alert's detail in the reader's words: the node's stored reason that explains the alert's kind
-    (by code), else the fleet's own message."""
+def _clock_reason(device: Device, now: datetime) -> dict | None:
+    """The clock's own reason (offline or late) for a node now, from its row: it is never stored."""
+    if device.last_seen_at is None:
+        return None
+    conn = connectivity_state(device, now)
+    if conn not in ("offline", "late"):
+        return None
+    silent = (now - as_utc(device.last_seen_at)).total_seconds()
+    params = {"silent_s": round(silent), "expected_s": device.expected_interval_s}
+    return verdict.Reason(conn, "critical" if conn == "offline" else "warning", params).as_dict()
+
+
+def alert_detail(t: Translator, alert: Alert, device: Device, now: datetime | None = None) -> str:
+    """The alert's detail in the reader's words: the node's reason that explains the alert's kind (by code;
+    for offline the clock's reason now), else the fleet's own message."""
     codes = verdict.ALERT_EXPLAINED_BY.get(alert.kind, (alert.kind,))
-    for reason in device.health_reasons or []:
+    clock = _clock_reason(device, now or datetime.now(UTC))
+    for reason in [*([clock] if clock else []), *(device.health_reasons or [])]:
         if isinstance(reason, dict) and reason.get("code") in codes:
             return reason_text(t, reason)
     return alert.message

@@ -98,6 +98,8 @@ def test_a_bin_with_no_echo_says_what_is_known(crew, phone):
     assert alert.locator("[title]").get_attribute("title") == (
         "kein Echo: Behälter vielleicht übervoll oder Sensor verdeckt"
     )
+    offline = page.locator(f'ul.alerts li:has(a[href="/nodes/{seed.SILENT}"])').locator("[title]")
+    assert offline.get_attribute("title").startswith("keine Meldung seit"), offline.get_attribute("title")
     page.screenshot(path=str(SHOTS / "no-echo-overview-360.png"))
 
 
