@@ -101,6 +101,10 @@ class World:
         self.heap_floor = 0  # the sim layer's heap before the firmware first ran in this process
         self.cycle_tx_ms = 0.0
         self.boot_us = 0
+        self.sensor_on_us = None  # when the switched sensor supply went on (None: off)
+        self.sensor_us = 0  # sensor supply on-time this boot (energy: tools/energy.py)
+        self.light_us = 0  # time in machine.lightsleep() this boot (ESP32 light sleep, not awake current)
+        self.imports = 0  # firmware modules loaded this boot (simboot charges each one)
         self._devices = {}
         self._trace = os.getenv("KUMPEL_SIM_TRACE")
         self._exact_heap = bool(os.getenv("KUMPEL_SIM_HEAP_EXACT"))
@@ -148,6 +152,8 @@ class World:
     def set_pin(self, pin, level):
         old = self.pins.get(pin, 0)
         self.pins[pin] = level
+        if pin == self.profile.get("sensor_power"):
+            self._sensor_supply(level)
         if pin == self.profile.get("trig") and old and not level:
             dev = self._device(self.ultrasonic_kind)
             if dev is not None and hasattr(dev, "trigger"):
@@ -191,6 +197,18 @@ class World:
                 raise RuntimeError("I2C bus hung and no watchdog is running: the node would hang forever")
             while True:
                 time.advance_us(1000000)
+
+    def _sensor_supply(self, on):
+        now = time.now_us()
+        if on and self.sensor_on_us is None:
+            self.sensor_on_us = now
+        elif not on and self.sensor_on_us is not None:
+            self.sensor_us += now - self.sensor_on_us
+            self.sensor_on_us = None
+
+    def light_sleep(self, us):
+        self.light_us += us
+        time.advance_us(us)
 
     # -- clock hooks: watchdog and heap ----------------------------------------------------------------
     def _on_time(self, now):
@@ -238,6 +256,10 @@ class World:
         self.wdt_expired = False
         self.cycle_tx_ms = 0.0
         self.pins = {}
+        self.sensor_on_us = None  # a reset releases the pins: the supply switch is off
+        self.sensor_us = 0
+        self.light_us = 0
+        self.imports = 0
         self.modem.exchanges = 0
         self.modem.on_boot()
         for kind in (self.ultrasonic_kind, self.climate_kind):  # the sim's own objects: before the heap base
@@ -321,6 +343,9 @@ class World:
 
     def end_cycle(self, cause_next, sleep_ms, note):
         awake_ms = (time.now_us() - self.boot_us) // 1000
+        self._sensor_supply(0)  # a supply left on is counted up to the deep sleep
+        sensor_ms = self.sensor_us // 1000
+        light_ms = self.light_us // 1000
         s = self.stats
         s["cycles"] += 1
         s["awake_ms"] += awake_ms
@@ -341,6 +366,9 @@ class World:
                             "heap_peak": self.heap_peak - self.heap_floor,
                             "sim_heap": self.heap_floor,
                             "sleep_ms": sleep_ms,
+                            "sensor_ms": sensor_ms,
+                            "light_ms": light_ms,
+                            "imports": self.imports,
                         }
                     )
                     + "\n"
@@ -355,6 +383,8 @@ class World:
                     "sleep_ms": sleep_ms,
                     "awake_ms": awake_ms,
                     "tx_ms": self.cycle_tx_ms,
+                    "sensor_ms": sensor_ms,
+                    "light_ms": light_ms,
                 }
             )
             return bool(reply.get("continue"))
