@@ -139,10 +139,11 @@ class NodeWorld:
         sleep_ms: float,
         sensor_ms: float = 0.0,
         light_ms: float = 0.0,
-        extra_sleep_ua: float = 0.0,
+        leak_ua: float = 0.0,
     ) -> None:
         """Drain what the firmware reported spending in one cycle (the `sleep` message of the radio link):
-        awake (of which light_ms in light sleep), on air, sensor supply on, receive windows, asleep."""
+        awake (of which light_ms in light sleep), on air, sensor supply on, receive windows, asleep;
+        leak_ua: what the board's released output pins leak during this sleep (sim machine.py)."""
         e = self.energy
         e["awake_ms"] += awake_ms
         e["tx_ms"] += tx_ms
@@ -157,7 +158,7 @@ class NodeWorld:
             sensor_ms=sensor_ms,
             rx_windows=self.rx_windows,
             light_ms=light_ms,
-            extra_sleep_ua=extra_sleep_ua,
+            extra_sleep_ua=leak_ua,
         )
         self.rx_windows = 0
         self.load_mah += mah

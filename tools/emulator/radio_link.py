@@ -294,7 +294,8 @@ class RadioLinkHost:
                 sleep_ms,
                 sensor_ms=float(msg.get("sensor_ms", 0)),
                 light_ms=float(msg.get("light_ms", 0)),
-                extra_sleep_ua=float(msg.get("leak_ua", 0)),  # a released pin's leakage, if the sim says
+                # outputs released in deep sleep leak on top of the sleep current (sim machine.py _LEAK_UA)
+                leak_ua=float(msg.get("sleep_leak_ua", 0)),
             )
             st.awake_ms += awake_ms
             st.tx_ms += tx_ms

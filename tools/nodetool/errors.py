@@ -55,7 +55,7 @@ class FlashError(NodeToolError):
 
 
 class MpyVersionError(NodeToolError):
-    hint = "Flash a MicroPython image that matches this tool's mpy-cross (see `kumpel node deploy --help`)."
+    hint = "Flash the MicroPython release the message names (`kumpel node flash`), then deploy again."
 
 
 class FleetUnreachableError(NodeToolError):

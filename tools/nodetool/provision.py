@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import segno
 
-from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
+from protocols import provisioning
+from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC  # noqa: F401  (tests check the one home)
 from tools.nodetool.board import Board
 from tools.nodetool.errors import DevEuiMismatchError, KeysConflictError, NodeToolError, ProvisionFileError
 from tools.nodetool.fleetapi import Fleet
@@ -29,7 +30,6 @@ from tools.nodetool.modem import ask_dev_eui
 
 PROVISION_FILE = "provision.json"
 CONFIG_FILE = "config.json"
-RUI3_BANDS = range(0, 12)  # AT+BAND values (reference/rui3-at.md): 4 = EU868
 _HEX = re.compile(r"^[0-9A-F]+$")
 
 
@@ -72,29 +72,13 @@ def modem_identity(answer: str | None) -> str | None:
 
 
 def problems(doc: dict | None) -> list[str]:
-    """What is wrong with a provision.json document (empty list: valid). The one checker for the format."""
+    """What is wrong with a provision.json document (empty list: valid): protocols/provisioning.py's rules,
+    the ones the firmware reads the file with."""
     if doc is None:
         return [f"{PROVISION_FILE} is missing"]
     if "__invalid__" in doc:
         return [f"{PROVISION_FILE} is not a JSON object (starts {doc['__invalid__']!r})"]
-    out = []
-    if doc.get("v") != 1:
-        out.append(f"v must be 1, not {doc.get('v')!r}")
-    for key, digits in (("dev_eui", 16), ("join_eui", 16), ("app_key", 32)):
-        v = doc.get(key)
-        if not isinstance(v, str) or len(v) != digits or not _HEX.match(v.upper()):
-            out.append(f"{key} must be {digits} hex digits")
-    if doc.get("band") not in RUI3_BANDS:
-        out.append(f"band must be a RUI3 band number 0..11, not {doc.get('band')!r}")
-    if doc.get("board") not in BOARDS:
-        out.append(f"board must be one of {', '.join(BOARDS)}")
-    if doc.get("ultrasonic") not in (*ULTRASONIC, None):
-        out.append(f"ultrasonic must be one of {', '.join(ULTRASONIC)} or null")
-    if doc.get("climate") not in (*CLIMATE, None):
-        out.append(f"climate must be one of {', '.join(CLIMATE)} or null")
-    if not isinstance(doc.get("name", ""), str):
-        out.append("name must be text")
-    return out
+    return provisioning.problems(doc)
 
 
 def tr005(device: dict, profile_id: str = "00000000") -> str:

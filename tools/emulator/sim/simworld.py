@@ -93,6 +93,12 @@ class World:
         self.stats = st.setdefault("stats", {"cycles": 0, "awake_ms": 0, "tx_ms": 0, "at": 0, "heap_peak": 0})
         time.set_us(st.get("time_us", 0))
         self.pins = {}
+        self.pin_cfg = {}  # pin -> {mode, pull, hold} (sim machine.Pin)
+        for pin, level, mode, pull in st.pop("held_pads", []):  # pads held through the last deep sleep
+            self.pins[pin] = level
+            self.pin_cfg[pin] = {"mode": mode, "pull": pull, "hold": True}
+        self.deep_sleep_hold = False
+        self.sleep_leak_ua = 0  # leakage of released / fighting pins in the deep sleep that ends the boot
         self.wdt_timeout_us = None
         self.wdt_fed_us = 0
         self.wdt_expired = False
@@ -255,8 +261,17 @@ class World:
         self.wdt_timeout_us = None
         self.wdt_expired = False
         self.cycle_tx_ms = 0.0
-        self.pins = {}
-        self.sensor_on_us = None  # a reset releases the pins: the supply switch is off
+        if self.reset_cause == 4:  # a deep-sleep wake: held pads keep level and hold (quickref.rst)
+            self.pin_cfg = {p: c for p, c in self.pin_cfg.items() if c["hold"]}
+            self.pins = {p: self.pins.get(p, 0) for p in self.pin_cfg}
+        else:
+            self.pin_cfg = {}
+            self.pins = {}
+        self.deep_sleep_hold = False
+        self.sleep_leak_ua = 0
+        # the supply switch: on from the boot if its pad was held high through deep sleep, else off
+        sp = self.profile.get("sensor_power")
+        self.sensor_on_us = time.now_us() if sp is not None and self.pins.get(sp) else None
         self.sensor_us = 0
         self.light_us = 0
         self.imports = 0
@@ -369,6 +384,7 @@ class World:
                             "sensor_ms": sensor_ms,
                             "light_ms": light_ms,
                             "imports": self.imports,
+                            "sleep_leak_ua": self.sleep_leak_ua,
                         }
                     )
                     + "\n"
@@ -385,6 +401,7 @@ class World:
                     "tx_ms": self.cycle_tx_ms,
                     "sensor_ms": sensor_ms,
                     "light_ms": light_ms,
+                    "sleep_leak_ua": self.sleep_leak_ua,
                 }
             )
             return bool(reply.get("continue"))
@@ -397,6 +414,9 @@ class World:
         st["rtc_memory"] = hexlify(self.rtc_memory).decode()
         st["reset_cause"] = self.reset_cause
         st["modem"] = self.modem.saved()
+        st["held_pads"] = [
+            [p, self.pins.get(p, 0), c["mode"], c["pull"]] for p, c in self.pin_cfg.items() if c["hold"]
+        ]
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:  # written piece by piece: no copy of the whole world in the heap
             text = json.dumps(st)
@@ -415,11 +435,10 @@ def _kind(kind):
     return None if kind in (None, "", "none") else kind
 
 
-_CAUSES = {1: "power_on", 2: "hard", 3: "watchdog", 4: "deepsleep", 5: "soft"}
-
-
 def _cause(code):
-    return _CAUSES.get(code, "unknown")
+    from protocols.hardware import RESET_CAUSES  # the names' one home
+
+    return RESET_CAUSES[code] if 0 < code < len(RESET_CAUSES) else "unknown"
 
 
 def load(path, flash_dir):
