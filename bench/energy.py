@@ -8,6 +8,8 @@ module import, sensor supply and light sleep traced) for the same simulated days
 (boot, imports, sensor supply on, of it in light sleep, the rest), the extra awake time of a cycle that
 sends, uplinks a day, mAh a day by tools/energy.py's currents (typical case) and the years that gives on
 each battery; then the working tree's ratio to the baseline and the energy model's own estimate.
+A baseline older than the simulation's modem quirks (issue 11 section 1) may not get its uplinks through:
+compare its quiet cycle then, not its uplinks or mAh.
 """
 
 import argparse
@@ -66,6 +68,9 @@ def _tree(ref: str | None, out: Path) -> Path:
         ).stdout
         with tarfile.open(fileobj=BytesIO(blob)) as tar:
             tar.extractall(src, filter="data")
+        for p in (ROOT / "protocols").glob("*.py"):  # what the current sim imports (hardware names) ...
+            if p.name == "hardware.py" or not (src / "protocols" / p.name).exists():  # ... or the ref lacks
+                shutil.copy(p, src / "protocols" / p.name)
     mpy = out / "mpy"
     files = [(p, p.relative_to(src / "firmware")) for p in (src / "firmware").rglob("*.py")]
     files += [(p, p.relative_to(src)) for p in (src / "protocols").glob("*.py")]
