@@ -647,14 +647,13 @@ def _unload(*names):
     gc.collect()
 
 
-# when main() started, for the phase log: a module global, not a local of main() - one more local there
-# kept ~2.3 KB of the setup's garbage alive through the cycle (a stale slot of main's frame; measured)
-_MAIN_MS = [0]
+# when this module was imported (main.py's first step), for the phase log's "setup": a module global, not
+# a local of main() - one more local there kept ~2.3 KB of the setup's garbage alive through the cycle
+_MAIN_MS = [time.ticks_ms()]
 
 
 def main():
     """Boot entry (main.py): build the node from the provisioning file and run one wake cycle."""
-    _MAIN_MS[0] = time.ticks_ms()
     setup = _setup()
     if setup is None:
         return
