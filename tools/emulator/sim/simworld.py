@@ -107,6 +107,10 @@ class World:
         self.heap_floor = 0  # the sim layer's heap before the firmware first ran in this process
         self.cycle_tx_ms = 0.0
         self.boot_us = 0
+        self.sensor_on_us = None  # when the switched sensor supply went on (None: off)
+        self.sensor_us = 0  # sensor supply on-time this boot (energy: tools/energy.py)
+        self.light_us = 0  # time in machine.lightsleep() this boot (ESP32 light sleep, not awake current)
+        self.imports = 0  # firmware modules loaded this boot (simboot charges each one)
         self._devices = {}
         self._trace = os.getenv("KUMPEL_SIM_TRACE")
         self._exact_heap = bool(os.getenv("KUMPEL_SIM_HEAP_EXACT"))
@@ -161,6 +165,8 @@ class World:
     def set_pin(self, pin, level):
         old = self.pins.get(pin, 0)
         self.pins[pin] = level
+        if pin == self.profile.get("sensor_power"):
+            self._sensor_supply(level)
         if self.lora is not None and pin in self.lora.pins:
             self.lora.drive(pin, level)
             return
@@ -215,6 +221,18 @@ class World:
             while True:
                 time.advance_us(1000000)
 
+    def _sensor_supply(self, on):
+        now = time.now_us()
+        if on and self.sensor_on_us is None:
+            self.sensor_on_us = now
+        elif not on and self.sensor_on_us is not None:
+            self.sensor_us += now - self.sensor_on_us
+            self.sensor_on_us = None
+
+    def light_sleep(self, us):
+        self.light_us += us
+        time.advance_us(us)
+
     # -- clock hooks: watchdog and heap ----------------------------------------------------------------
     def _on_time(self, now):
         if self._exact_heap:  # figures mode: live data only, not garbage waiting for a collection
@@ -268,6 +286,12 @@ class World:
             self.pins = {}
         self.deep_sleep_hold = False
         self.sleep_leak_ua = 0
+        # the supply switch: on from the boot if its pad was held high through deep sleep, else off
+        sp = self.profile.get("sensor_power")
+        self.sensor_on_us = time.now_us() if sp is not None and self.pins.get(sp) else None
+        self.sensor_us = 0
+        self.light_us = 0
+        self.imports = 0
         self.modem.exchanges = 0
         self.modem.on_boot()
         if self.lora is not None:
@@ -353,6 +377,9 @@ class World:
 
     def end_cycle(self, cause_next, sleep_ms, note):
         awake_ms = (time.now_us() - self.boot_us) // 1000
+        self._sensor_supply(0)  # a supply left on is counted up to the deep sleep
+        sensor_ms = self.sensor_us // 1000
+        light_ms = self.light_us // 1000
         s = self.stats
         s["cycles"] += 1
         s["awake_ms"] += awake_ms
@@ -373,6 +400,9 @@ class World:
                             "heap_peak": self.heap_peak - self.heap_floor,
                             "sim_heap": self.heap_floor,
                             "sleep_ms": sleep_ms,
+                            "sensor_ms": sensor_ms,
+                            "light_ms": light_ms,
+                            "imports": self.imports,
                             "sleep_leak_ua": self.sleep_leak_ua,
                         }
                     )
@@ -388,6 +418,8 @@ class World:
                     "sleep_ms": sleep_ms,
                     "awake_ms": awake_ms,
                     "tx_ms": self.cycle_tx_ms,
+                    "sensor_ms": sensor_ms,
+                    "light_ms": light_ms,
                     "sleep_leak_ua": self.sleep_leak_ua,
                 }
             )
