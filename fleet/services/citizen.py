@@ -212,19 +212,14 @@ def open_summaries(db: Session, device_id: int) -> list[dict]:
 
 
 # --- reports meet the sensor ---------------------------------------------------------------------------
-SUSPECT_FILL_PCT = 20  # a bin citizens call full while its sensor says this or less: the sensor is suspect
 SUSPECT_WINDOW = timedelta(hours=24)
 EMPTIED_NOTE = "Geleert (laut Füllstandssensor). / Emptied (as the fill sensor shows)."
 
 
-def sensor_disagreement(
-    db: Session, device_id: int, fill_pct: int | None, measured_at: datetime, now: datetime
-):  # noqa: ANN201, E501
-    """A health reason when open "full" reports of the last day face a newer reading of at most 20 %:
-    the citizens see a full bin, the sensor an empty one (a blocked, dirty or tilted sensor), else None."""
-    if fill_pct is None or fill_pct > SUSPECT_FILL_PCT:
-        return None
-    count = db.exec(
+def full_reports_before(db: Session, device_id: int, measured_at: datetime, now: datetime) -> int:
+    """Open "full" reports of the last day filed before the newest reading: if that reading still says
+    nearly empty, the citizens and the sensor disagree (verdict.reasons decides, `sensor_suspect`)."""
+    return db.exec(
         select(func.count())
         .select_from(CitizenReport)
         .where(
@@ -235,10 +230,6 @@ def sensor_disagreement(
             CitizenReport.requested_at <= measured_at,
         )
     ).one()
-    if not count:
-        return None
-    message = f"{count} citizen report(s) say full, the sensor says {fill_pct} %"
-    return {"code": "sensor_suspect", "severity": "warning", "message": message, "reports": count}
 
 
 def close_on_emptying(db: Session, device_id: int, now: datetime) -> int:

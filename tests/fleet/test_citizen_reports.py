@@ -309,7 +309,7 @@ def test_full_report_against_a_nearly_empty_sensor_marks_it_suspect(client, tech
     health = client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()
     assert health["last_reading"]["fill_pct"] == 13
     (suspect,) = [r for r in health["reasons"] if r["code"] == "sensor_suspect"]
-    assert suspect["severity"] == "warning" and suspect["reports"] == 1
+    assert suspect["severity"] == "warning" and suspect["params"] == {"reports": 1, "fill_pct": 13}
     assert "sensor says 13 %" in suspect["message"]
     crew = _signed_in(client.app, tech)
     assert "1 citizen report(s) say full, the sensor says 13 %" in crew.get(f"/nodes/{dev}").text

@@ -21,6 +21,7 @@ from fleet.models import ApiToken, CitizenReport, Device
 from fleet.security import hash_token
 from fleet.services import citizen
 from fleet.web.i18n import LANGUAGES, catalog
+from protocols.identity import normalize_eui
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -237,7 +238,7 @@ def _file_request(request: Request, values) -> list[dict]:  # noqa: ANN001
         raise Open311Error(400, "service_code was not provided")
     if code not in citizen.SERVICE_CODES:
         raise Open311Error(404, f"service_code {code!r} not found")
-    dev_eui = "".join(ch for ch in (values.get("attribute[dev_eui]") or "") if ch not in ":- ").upper()
+    dev_eui = normalize_eui(values.get("attribute[dev_eui]") or "")
     if not dev_eui:
         raise Open311Error(400, "attribute[dev_eui] was not provided: the DevEUI on the bin's label")
     description = values.get("description") or ""

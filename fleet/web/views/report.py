@@ -15,7 +15,7 @@ from fleet.web import fleetdata, queries, wording
 from fleet.web.i18n import Translator
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
-from fleet.web.views.node import normalize_eui
+from protocols.identity import normalize_eui
 
 router = APIRouter()
 HONEYPOT = "website"  # a field people never see or fill (hidden by CSS, skipped by screen readers)
