@@ -12,6 +12,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from fleet.lns.base import EventIn, UplinkIn
@@ -19,6 +20,10 @@ from fleet.services import ingest
 from fleet.services.config import dispatch
 
 log = logging.getLogger("kumpel.fleet.ingest")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
 
 
 def store(session: Session, item: UplinkIn | EventIn, cfg, metrics) -> dict:  # noqa: ANN001
@@ -98,6 +103,14 @@ class IngestBatcher:
             with Session(self._engine) as session:
                 results = ingest.ingest_batch(session, [item for item, _ in batch], self._cfg)
                 session.commit()
+        except OperationalError as exc:
+            # The database is down, restarting or out of disk: every item would fail the same way, one by
+            # one, while new requests queue behind them. Fail the batch at once (the senders get 503 and
+            # post again; nothing of it was acknowledged).
+            log.error("ingest batch of %d not stored, database unavailable: %s", len(batch), _first_line(exc))
+            for _, fut in batch:
+                fut.set_exception(exc)
+            return
         except Exception:
             log.exception("ingest batch of %d failed; storing its items one by one", len(batch))
             results = []
