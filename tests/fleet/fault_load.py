@@ -4,15 +4,20 @@ acknowledged. What was acknowledged is recorded, so a fault test can check it wa
 
 import asyncio
 import json
+import socket
+import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
-from fleet_helpers import INGEST, cs_up
+import uvicorn
+from fleet_helpers import INGEST, INGEST_TOKEN, cs_up
 from sqlalchemy import create_engine, text
 
+from fleet.settings import Settings
 from protocols import codec
 
 MEASUREMENT = codec.encode_measurement(
@@ -83,3 +88,33 @@ def stored_dedup_ids(database_url: str) -> Counter:
         keys = c.execute(text("SELECT dedup_key FROM uplink")).scalars().all()
     engine.dispose()
     return Counter(k.rsplit(":", 1)[-1] for k in keys)
+
+
+@contextmanager
+def serving(app):  # noqa: ANN001, ANN201
+    """The app under a real uvicorn on an ephemeral loopback port; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def fault_settings(database_url: str) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789abcdef",
+        ingest_token=INGEST_TOKEN,
+        sweep_interval_s=0,
+    )

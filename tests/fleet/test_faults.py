@@ -10,18 +10,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fault_load import post_all, stored_dedup_ids
-from fleet_helpers import INGEST_TOKEN, add_device
+from fault_load import fault_settings, post_all, serving, stored_dedup_ids
+from fleet_helpers import INGEST_TOKEN, add_device, make_token
 
 from fleet.app import create_app
-from fleet.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.pg]
 KUMPEL = Path(sys.executable).parent / "kumpel"
@@ -163,32 +160,16 @@ def private_pg():  # noqa: ANN201
 @pytest.fixture
 def fleet_on(private_pg):  # noqa: ANN001, ANN201
     """The fleet app under a real uvicorn on loopback, on the private PostgreSQL."""
-    cfg = Settings(
-        env="test",
-        database_url=private_pg["url"],
-        secret_key="test-secret-key-0123456789abcdef",
-        ingest_token=INGEST_TOKEN,
-        sweep_interval_s=0,
-    )
-    app = create_app(cfg)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    _wait(lambda: srv.started, 15, "uvicorn")
-    yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    app = create_app(fault_settings(private_pg["url"]))
+    with serving(app) as base:
+        yield app, base
+    app.state.engine.dispose()
 
 
 def test_postgresql_restart_under_load_answers_503_and_loses_nothing(fleet_on, private_pg, caplog):
     """16 clients posting while PostgreSQL is stopped (immediate mode, like a crash) for ~2 s and started
     again: ingest answers 503 quickly while it is down, recovers by itself (no restart of the fleet), and
     every acknowledged uplink is stored once."""
-    from fleet_helpers import make_token
-
     app, base = fleet_on
     tech = make_token(app, "technician")
     with httpx.Client(base_url=base, timeout=10) as http:
