@@ -54,6 +54,7 @@ def _database_unavailable(request, exc: Exception) -> JSONResponse:  # noqa: ANN
     the sender (ChirpStack, TTS, a client) retries later; 503 tells it so, where a 500 would say "bug"."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
     log.error("database unavailable, answering 503 to %s %s: %s", request.method, request.url.path, reason)
+    request.app.state.metrics.unavailable.inc()
     return JSONResponse(
         {"detail": f"database unavailable, retry later: {reason}"}, 503, headers={"Retry-After": "5"}
     )

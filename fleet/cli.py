@@ -2,7 +2,9 @@
 with the same services the API uses; KUMPEL_DATABASE_URL selects the database)."""
 
 import json
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -102,6 +104,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
             raise typer.Exit(2)
     with _db(create=True):  # one clear line for a database that does not answer, before uvicorn starts
         pass
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums the counters of all workers from these files (fleet/metrics.py); fresh per start.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kumpel-metrics-")
     uvicorn.run("fleet.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 

@@ -10,6 +10,7 @@ retried one by one so that a single poisonous item fails alone.
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 from sqlalchemy.exc import OperationalError
@@ -78,6 +79,7 @@ class IngestBatcher:
             fut.set_exception(RuntimeError("ingest writer not running (app not started)"))
             return fut
         self._queue.put((item, fut))
+        self._metrics.queue_depth.inc()
         return fut
 
     def _run(self) -> None:
@@ -99,10 +101,14 @@ class IngestBatcher:
 
     def _process(self, batch: list) -> None:
         self.batches += 1
+        self._metrics.queue_depth.dec(len(batch))
         try:
+            started = time.perf_counter()
             with Session(self._engine) as session:
                 results = ingest.ingest_batch(session, [item for item, _ in batch], self._cfg)
                 session.commit()
+            self._metrics.commit_seconds.observe(time.perf_counter() - started)
+            self._metrics.batch_size.observe(len(batch))
         except OperationalError as exc:
             # The database is down, restarting or out of disk: every item would fail the same way, one by
             # one, while new requests queue behind them. Fail the batch at once (the senders get 503 and

@@ -27,7 +27,8 @@ def claim(session: Session) -> bool:
     writer process (serve refuses --workers > 1 there), so there is nothing to exclude."""
     if session.get_bind().dialect.name != "postgresql":
         return True
-    return bool(session.exec(text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=SWEEP_LOCK)).one()[0])
+    taken = session.exec(text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=SWEEP_LOCK)).one()
+    return bool(taken[0])
 
 
 def sweep(session: Session, adapter: NetworkServer, cfg: Settings, now: datetime | None = None) -> dict:

@@ -46,7 +46,9 @@ class LoadResult:
         return self.transport_errors + sum(n for c, n in self.codes.items() if c >= 500)
 
 
-async def post_all(base: str, devs: list[str], per_client: int, deadline: float, pause: float = 0.0) -> LoadResult:
+async def post_all(
+    base: str, devs: list[str], per_client: int, deadline: float, pause: float = 0.0
+) -> LoadResult:
     """One client per node, each sending per_client uplinks in order, retrying each until acknowledged."""
     out = LoadResult()
 

@@ -63,6 +63,7 @@ def test_disk_full_on_sqlite_answers_503_and_resumes(small_disk, caplog):
                 return await task
 
             result = asyncio.run(load_fill_free())
+            metrics = httpx.get(f"{base}/metrics", timeout=10).text
         stored = stored_dedup_ids(url)
     finally:
         app.state.engine.dispose()
@@ -76,3 +77,5 @@ def test_disk_full_on_sqlite_answers_503_and_resumes(small_disk, caplog):
     assert result.acked <= set(stored) and all(stored[d] == 1 for d in result.acked)
     assert sum(stored.values()) == len(result.acked)
     assert any("database or disk is full" in r.getMessage() for r in caplog.records)
+    assert f"kumpel_ingest_unavailable_total {float(result.codes[503])}" in metrics
+    assert "kumpel_ingest_queue_depth 0.0" in metrics

@@ -102,24 +102,39 @@ def test_kill_9_of_one_http_worker_loses_nothing_acknowledged(client, tech, sett
             os.kill(victim, signal.SIGKILL)
             killed = time.monotonic() - t0
             result = await task
-            print(f"\nstarted {t_start:.1f} s, killed at {killed:.1f} s, load took {time.monotonic() - t0:.1f} s")
+            took = time.monotonic() - t0
+            print(f"\nworkers up in {t_start:.1f} s, killed at {killed:.1f} s, load took {took:.1f} s")
             return result
 
         result = asyncio.run(load_and_kill())
         _wait(lambda: len(_workers(proc.pid)) == 2, 30, "uvicorn to replace the killed worker")
         assert victim not in _workers(proc.pid)
+        # whichever worker answers the scrape counts the uplinks all workers stored, the dead one's too
+        scraped = {_stored_counted(httpx.get(f"{base}/metrics", timeout=5).text) for _ in range(6)}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
     stored = stored_dedup_ids(settings.database_url)
     print(
         f"\nkill -9 of a worker: {len(result.acked)} acknowledged, {len(result.acked & set(stored))} of them "
-        f"stored, {sum(stored.values())} uplink rows, {result.retried} client retries, codes {dict(result.codes)}"
+        f"stored, {sum(stored.values())} uplink rows, {result.retried} client retries, "
+        f"codes {dict(result.codes)}"
     )
     assert result.transport_errors > 0, "the kill hit no request in flight: the test proved nothing"
     assert len(result.acked) == 16 * 25
     assert result.acked <= set(stored) and all(stored[d] == 1 for d in result.acked)
     assert sum(stored.values()) == len(result.acked)  # retried in-flight requests stored once
+    assert scraped == {len(result.acked)}, scraped
+
+
+def _stored_counted(exposition: str) -> int:
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in exposition.splitlines()
+            if line.startswith("kumpel_uplinks_total{") and 'result="stored"' in line
+        )
+    )
 
 
 @pytest.fixture

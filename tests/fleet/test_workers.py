@@ -54,7 +54,8 @@ def _due_work(client, tech, n: int) -> list[str]:  # noqa: ANN001
     devs = [add_device(client, tech, name=f"bin {i}")["dev_eui"] for i in range(n)]
     for dev in devs:
         assert post_up(client, cs_up(dev, 1, MEASUREMENT, fcnt=1)).json()["result"] == "stored"
-        r = client.put(f"/api/v1/devices/{dev}/config", json={"settings": {"bin_height_cm": 150}}, headers=tech)
+        body = {"settings": {"bin_height_cm": 150}}
+        r = client.put(f"/api/v1/devices/{dev}/config", json=body, headers=tech)
         assert r.status_code < 300, r.text
     return devs
 
@@ -122,3 +123,20 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path, monkeypatch):
     text = " ".join(result.output.split())
     assert "--workers 2 needs PostgreSQL" in text and "SQLite" in text, result.output
     assert not (tmp_path / "fleet.db").exists()  # refused before anything was created
+
+
+def test_metrics_show_what_to_watch(client, tech):
+    """The figures deploy/README.md tells operators to watch are on /metrics."""
+    dev = add_device(client, tech)["dev_eui"]
+    assert post_up(client, cs_up(dev, 1, MEASUREMENT, fcnt=1)).json()["result"] == "stored"
+    text = client.get("/metrics").text
+    for name in (
+        'kumpel_uplinks_total{result="stored",source="chirpstack"} 1.0',  # ingest rate: rate() of it
+        "kumpel_ingest_queue_depth 0.0",
+        "kumpel_ingest_commit_seconds_count 1.0",
+        "kumpel_ingest_batch_size_count 1.0",
+        "kumpel_decode_errors_total",
+        'kumpel_nodes_connectivity{state="offline"} 0.0',
+        "kumpel_ingest_unavailable_total 0.0",
+    ):
+        assert name in text, name
