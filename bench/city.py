@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -201,10 +201,23 @@ def seed(url: str, n: int) -> list[str]:
     db.migrate(engine)
     euis = [f"{i:016X}" for i in range(1, n + 1)]
     t = time.perf_counter()
+    # A running city: every node was seen one interval ago and judged ok, so its next plain reading is the
+    # steady-state path (verdict marked stale for the sweep), not a new node's first full evaluation.
+    seen = datetime.now(UTC) - timedelta(seconds=900)
     with Session(engine) as s:
         for lo in range(0, n, 10_000):
             s.add_all(
-                Device(dev_eui=e, join_eui="0" * 16, name=f"bin {lo + i}", expected_interval_s=900)
+                Device(
+                    dev_eui=e,
+                    join_eui="0" * 16,
+                    name=f"bin {lo + i}",
+                    expected_interval_s=900,
+                    last_seen_at=seen,
+                    last_fcnt=0,
+                    late_at=seen + timedelta(seconds=900 * 4),
+                    offline_at=seen + timedelta(seconds=900 * 6),
+                    health_status="ok",
+                )
                 for i, e in enumerate(euis[lo : lo + 10_000])
             )
             s.commit()
