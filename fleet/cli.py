@@ -79,8 +79,9 @@ def _fail(message: str) -> None:
 
 def _device(session: Session, dev_eui: str):  # noqa: ANN202
     from fleet.models import Device
+    from protocols import identity
 
-    d = session.exec(select(Device).where(Device.dev_eui == dev_eui.replace(":", "").upper())).first()
+    d = session.exec(select(Device).where(Device.dev_eui == identity.normalize_eui(dev_eui))).first()
     if d is None:
         _fail(f"no device {dev_eui}")
     return d
@@ -132,9 +133,9 @@ def mqtt() -> None:
     """Ingest from the ChirpStack MQTT integration (application/+/device/+/event/+) until Ctrl-C."""
     import threading
 
-    from fleet.api.routes.integrations import handle
     from fleet.lns.mqtt import Subscriber
     from fleet.metrics import Metrics
+    from fleet.services.receive import handle
 
     with _db() as (session, cfg, adapter):
         metrics = Metrics(session.get_bind())
@@ -195,11 +196,12 @@ def devices_list(
     ),
     limit: int = 200,
 ) -> None:
-    from fleet.models import Device, Group, GroupMember
-    from fleet.services import verification
+    from fleet.models import Device, Group, GroupMember, utcnow
+    from fleet.services import verdict, verification
 
     with _db() as (session, _, _a):
-        q = select(Device)
+        state = verdict.state_sql(utcnow())
+        q = select(Device, state)
         if group:
             q = (
                 q.join(GroupMember, col(GroupMember.device_id) == Device.id)
@@ -207,16 +209,16 @@ def devices_list(
                 .where(Group.name == group)
             )
         if status:
-            q = q.where(Device.health_status == status)
+            q = q.where(state == status)
         if provisioned is not None:
             q = q.where(verification.provisioned_filter(provisioned))
         table = Table("DevEUI", "name", "street", "health", "last seen", "provisioned", title="devices")
-        for d in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
+        for d, st in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
             table.add_row(
                 d.dev_eui,
                 d.name,
                 d.street,
-                f"[{STATUS_STYLE.get(d.health_status, '')}]{d.health_status}[/]",
+                f"[{STATUS_STYLE.get(st, '')}]{st}[/]",
                 d.last_seen_at.isoformat(timespec="minutes") if d.last_seen_at else "never",
                 d.provisioned_at.date().isoformat() if d.provisioned_at else "[yellow]not verified[/]",
             )
@@ -291,7 +293,7 @@ def config_set(
     """Set desired settings for a node (overrides) or a whole group; queues the config downlinks."""
     from fleet.models import Group
     from fleet.services import config as config_service
-    from fleet.services import provisioning
+    from fleet.services import downlinks, provisioning
 
     values = {}
     for a in assignments:
@@ -317,7 +319,7 @@ def config_set(
         except config_service.ConfigError as exc:
             _fail(str(exc))
         session.commit()
-        sent = config_service.dispatch(session, adapter, cfg)
+        sent = downlinks.dispatch(session, adapter, cfg)
         session.commit()
         console.print(f"{len(queued)} config downlink(s) queued; dispatch: {sent}")
 
@@ -328,7 +330,7 @@ def rollout_create(
 ) -> None:
     from fleet.models import Group
     from fleet.services import config as config_service
-    from fleet.services import rollout
+    from fleet.services import downlinks, rollout
 
     values = {a.partition("=")[0]: int(a.partition("=")[2]) for a in assignments if "=" in a}
     with _db() as (session, cfg, adapter):
@@ -342,7 +344,7 @@ def rollout_create(
         except (rollout.RolloutError, config_service.ConfigError) as exc:
             _fail(str(exc))
         session.commit()
-        config_service.dispatch(session, adapter, cfg)
+        downlinks.dispatch(session, adapter, cfg)
         session.commit()
         _print_rollout(rollout.status(session, ro))
 
@@ -384,8 +386,7 @@ def rollout_abort(rollout_id: int) -> None:
 
 def _rollout_action(rollout_id: int, action: str) -> None:
     from fleet.models import Rollout
-    from fleet.services import config as config_service
-    from fleet.services import rollout
+    from fleet.services import downlinks, rollout
 
     with _db() as (session, cfg, adapter):
         ro = session.get(Rollout, rollout_id)
@@ -396,7 +397,7 @@ def _rollout_action(rollout_id: int, action: str) -> None:
         except rollout.RolloutError as exc:
             _fail(str(exc))
         session.commit()
-        config_service.dispatch(session, adapter, cfg)
+        downlinks.dispatch(session, adapter, cfg)
         session.commit()
         _print_rollout(rollout.status(session, ro))
 
@@ -410,7 +411,7 @@ def health_cmd(dev_eui: str = typer.Argument("", help="one node; empty: the flee
 def _health(dev_eui: str) -> None:
     from fleet.services import health
 
-    with _db() as (session, _, _a):
+    with _db() as (session, cfg, _a):
         if not dev_eui:
             s = health.fleet_summary(session)
             console.print(
@@ -428,7 +429,7 @@ def _health(dev_eui: str) -> None:
                 )
             console.print(table)
             return
-        h = health.node_health(session, _device(session, dev_eui))
+        h = health.node_health(session, _device(session, dev_eui), cfg)
         console.print(f"{h['dev_eui']} {h['name']}: [{STATUS_STYLE[h['status']]}]{h['status']}[/]")
         for r in h["reasons"]:
             console.print(f"  - [{STATUS_STYLE.get(r['severity'], '')}]{r['message']}[/]")

@@ -14,8 +14,7 @@ from sqlmodel import Session, col, select
 
 from fleet.lns.base import NetworkServer
 from fleet.models import Alert, Device, utcnow
-from fleet.services import alerts, health, ingest, rollout
-from fleet.services import config as config_service
+from fleet.services import alerts, downlinks, health, rollout
 from fleet.settings import Settings
 
 STALE_PER_PASS = 2000
@@ -45,17 +44,15 @@ def sweep(session: Session, adapter: NetworkServer, cfg: Settings, now: datetime
     for device in session.exec(select(Device).where(col(Device.offline_at) <= now)).all():
         if device.id in offline_open:
             continue
-        h = health.node_health(session, device, now)
-        newly_offline += len(
-            [a for a in alerts.evaluate(session, device, h, cfg, now) if a.kind == "offline"]
-        )
+        health.judge(session, device, cfg, now)
+        newly_offline += "offline" in health.open_alert_kinds(session, device)
     refreshed = 0
     # Bounded per pass, so one pass stays a short transaction however much arrived; the rest waits a pass.
     for device in session.exec(select(Device).where(col(Device.health_stale)).limit(STALE_PER_PASS)).all():
-        ingest.refresh(session, device, cfg, now)
+        health.judge(session, device, cfg, now)
         refreshed += 1
     reminded = len(alerts.remind_due(session, cfg, now))
-    sent = config_service.dispatch(session, adapter, cfg, now=now)
+    sent = downlinks.dispatch(session, adapter, cfg, now=now)
     session.flush()
     rollout.sweep(session, cfg, now)
     session.commit()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from fleet.cli import app as fleet_cli
 from fleet.models import Alert, Downlink, utcnow
-from fleet.services import config as config_service
+from fleet.services import downlinks
 from fleet.services.sweep import sweep
 from protocols import codec
 
@@ -108,7 +108,7 @@ def test_writer_dispatch_skips_downlinks_the_sweep_is_sending(app, client, tech,
 
     def dispatch() -> dict:
         with Session(app.state.engine) as s:
-            counts = config_service.dispatch(s, lns, settings, now=later)
+            counts = downlinks.dispatch(s, lns, settings, now=later)
             s.commit()
             return counts
 
