@@ -67,9 +67,9 @@ def encode_status(status):
 
 def encode_config_report(config_version, entries):
     """Version the node now runs + [(setting_id, status_name)] in the downlink's order -> 3 + n bytes."""
-    from protocols import status as _status
+    from protocols import report
 
-    return _status.encode_config_report(config_version, entries)
+    return report.encode_config_report(config_version, entries)
 
 
 def encode_config(config):
