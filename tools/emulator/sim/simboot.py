@@ -160,8 +160,214 @@ def _hang(world):
     return machine.WDT_RESET
 
 
+# -- many nodes in one process (the fast runner, tools/emulator/runner.py) -------------------------------
+
+
+class _Node:
+    """One node hosted by run_many: its world (RTC memory, modem chip, sensors), its own copy of the sim
+    layer's module state, and where its log goes."""
+
+    def __init__(self, world_path, flash_dir, log_path):
+        self.world_path = world_path
+        self.flash_dir = flash_dir
+        self.log_path = log_path
+        self.world = None
+        self.state = None  # its values of the state slots (_state_slots) while another node runs
+        self.wake_us = 0
+        self.cycles = 0
+        self.done = False
+
+
+def _state_slots(keep):
+    """(module, name) of every module-level value of the sim layer that is not code: what a node may
+    change (time's clock and watchdog hooks, simworld's current world, counters rebound with `global`).
+    Found generically, so sim modules added later are covered without knowing their insides."""
+    slots = []
+    for name in sorted(keep):
+        mod = sys.modules.get(name)
+        d = getattr(mod, "__dict__", None)
+        if d is None or mod is sys.modules.get("__main__"):
+            continue
+        for key, value in d.items():
+            if key.startswith("__") or type(value) not in _STATE_TYPES:
+                continue
+            try:
+                setattr(mod, key, value)  # built-in modules are read-only: nothing of a node's in them
+            except (AttributeError, TypeError):
+                break
+            slots.append((mod, key))
+    return slots
+
+
+_STATE_TYPES = (list, dict, set, bytearray, int, float, str, bool, bytes, tuple, type(None))
+_MUTABLE = (list, dict, set, bytearray)
+
+
+class _GcWithoutFigures:
+    """`gc` for the sim layer of a many-node process: collects as usual, but reports no heap figures.
+
+    The sim layer samples gc.mem_alloc() at every clock step for the firmware's heap figures. That call
+    walks the whole heap, and here the heap also holds every idle node's world, so the sampling would
+    cost more than the firmware itself; and a figure counting other nodes' worlds means nothing. Heap
+    figures come from one node per process (the reference runner, the firmware tests)."""
+
+    def __init__(self, gc):
+        self._gc = gc
+        self.collect = gc.collect
+
+    def mem_alloc(self):
+        return 0
+
+    def __getattr__(self, name):
+        return getattr(self._gc, name)
+
+
+def _no_heap_sampling(keep):
+    import gc
+
+    proxy = _GcWithoutFigures(gc)
+    for name in keep:
+        mod = sys.modules.get(name)
+        if getattr(mod, "gc", None) is gc:
+            try:
+                mod.gc = proxy
+            except (AttributeError, TypeError):
+                pass
+
+
+def _fresh_state(pristine):
+    """Module state as it was right after import: containers copied, so no node sees another's."""
+    out = []
+    for value in pristine:
+        out.append(type(value)(value) if type(value) in _MUTABLE else value)
+    return out
+
+
+def _switch_in(slots, values):
+    for i in range(len(slots)):
+        mod, key = slots[i]
+        setattr(mod, key, values[i])
+
+
+def _switch_out(slots):
+    return [getattr(mod, key) for mod, key in slots]
+
+
+def _node_print(log):
+    def _print(*args, sep=" ", end="\n", file=None):
+        if file is not None:
+            file.write(sep.join(str(a) for a in args) + end)
+            return
+        log.write(sep.join(str(a) for a in args) + end)
+
+    return _print
+
+
+def run_many(spec_path, address):
+    """Host many nodes in this one process, each wake a fresh boot as in run(): the firmware's modules are
+    purged from sys.modules before every boot, `main.py` runs again from its compiled code object, and
+    the sim layer's module state is switched to the booting node's own copy (taken fresh from the state
+    right after import when the node is created). What survives a wake is what survives on the node: its
+    flash folder, RTC memory, and the chips that stay powered (modem, sensors) in its world.
+    Nodes run in order of their wake time; before a wake past the granted horizon the host is asked for
+    a turn (the conservative clock of radio_link.SimClock, with workers instead of nodes), so simulated
+    time stays causal across processes. One TCP radio link for all nodes of this process."""
+    import json
+
+    with open(spec_path) as f:
+        spec = json.load(f)
+    worker = spec["worker"]
+    for name in spec.get("sim_modules", ()):  # the whole sim layer before its state is snapshot
+        __import__(name)
+    link = simworld.TcpLink(address)
+    path, source = _find_main()
+    code = compile(source, path, "exec")
+    del source
+    keep = set(n for n in sys.modules if n != "node" and not n.startswith("node."))
+    _no_heap_sampling(keep)
+    slots = _state_slots(keep)
+    pristine = _switch_out(slots)
+    nodes = [_Node(w, fl, lg) for w, fl, lg in spec["nodes"]]
+    builtin_open = builtins.open
+    builtin_print = builtins.print
+    horizon = -1
+    pending = list(nodes)
+    try:
+        while pending:
+            node = pending[0]
+            for n in pending:  # a few hundred nodes per process: a scan is as cheap as a heap here
+                if n.wake_us < node.wake_us:
+                    node = n
+            if node.world is not None and node.wake_us > horizon:
+                reply = link.call({"op": "turn", "worker": worker, "time_us": node.wake_us})
+                if not reply.get("continue"):
+                    break
+                horizon = reply["horizon"]
+            log = builtin_open(node.log_path, "a")
+            builtins.print = _node_print(log)
+            _switch_in(slots, node.state or _fresh_state(pristine))
+            try:
+                if node.world is None:  # created in its own module state: its clock, its hooks
+                    node.world = simworld.load(node.world_path, node.flash_dir)
+                    node.world.link = link
+                    node.wake_us = time.now_us()
+                else:
+                    _wake(node, code, keep, builtin_open)
+            except Exception as e:  # one node's failure must not take the others down
+                print("SIM node failed:")
+                sys.print_exception(e, log)
+                node.done = True
+            finally:
+                builtins.open = builtin_open
+                builtins.print = builtin_print
+                log.close()
+            if node.done:
+                pending.remove(node)
+                _purge(keep)  # the last boot's firmware: free its heap before the world is written
+                try:
+                    node.world.save()
+                    link.call({"op": "done", "dev_eui": node.world.dev_eui, "time_us": time.now_us()})
+                except Exception as e:  # noqa: BLE001
+                    sys.print_exception(e)
+                node.world = node.state = None
+            else:
+                node.state = _switch_out(slots)
+    finally:
+        builtins.open = builtin_open
+        builtins.print = builtin_print
+    return 0
+
+
+def _wake(node, code, keep, builtin_open):
+    """One wake of one node: the body of run()'s loop. Sets node.wake_us, or node.done."""
+    world = node.world
+    os.chdir(node.flash_dir)
+    builtins.open = world.flash_open(builtin_open)
+    _purge(keep)
+    world.boot()  # collects garbage, then takes the sim layer's heap share
+    if world.faults.get("power") == "brownout":
+        print("[%d] SIM battery empty (brownout): node stops" % time.ticks_ms())
+        node.done = True
+        return
+    time.advance_us(BOOT_MS * 1000)
+    note, cause, sleep_ms = _boot_once(code, world)
+    _scrub()
+    if cause is None:
+        print("[%d] SIM firmware stopped without deep sleep and no watchdog: node hangs" % time.ticks_ms())
+        node.done = True
+        return
+    node.cycles += 1
+    if not world.end_cycle(cause, sleep_ms, note):
+        node.done = True
+        return
+    time.advance_us(sleep_ms * 1000)
+    node.wake_us = time.now_us()
+
+
 def main():
     argv = sys.argv
+    if len(argv) > 1 and argv[1] == "--many":  # simboot.py --many SPEC.json (KUMPEL_SIM_HOST=host:port)
+        sys.exit(run_many(argv[2], os.getenv("KUMPEL_SIM_HOST")))
     world_path = argv[1] if len(argv) > 1 else os.getenv("KUMPEL_SIM_WORLD")
     flash = argv[2] if len(argv) > 2 else os.getenv("KUMPEL_SIM_FLASH")
     cycles = int(os.getenv("KUMPEL_SIM_CYCLES") or 0)
