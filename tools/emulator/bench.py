@@ -18,7 +18,14 @@ from tools.emulator.runner import Emulation
 from tools.emulator.scenario import load
 
 
-def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
+def measure(
+    scenario: str,
+    nodes: int,
+    days: float,
+    with_fleet: bool,
+    reference: bool = False,
+    workers: int | None = None,
+) -> dict:
     sc = load(scenario).with_nodes(nodes)
     fleet = None
     t0 = time.monotonic()
@@ -34,6 +41,8 @@ def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
                 start=datetime.now(UTC),
                 register_devices=False,
                 workdir=Path(tmp) / "nodes",
+                reference=reference,
+                workers=workers,
             )
             emu.start_services()
             fleet.grpc_target = emu.grpc.target
@@ -41,11 +50,13 @@ def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
             emu.poster.url = f"{fleet.url}/integrations/chirpstack"
             fleet.provision(sc.nodes)
         else:
-            emu = Emulation(sc, days=days, workdir=Path(tmp) / "nodes").start_services()
+            emu = Emulation(
+                sc, days=days, workdir=Path(tmp) / "nodes", reference=reference, workers=workers
+            ).start_services()
         setup_s = time.monotonic() - t0
         try:
             emu.start_nodes()
-            emu.wait()
+            emu.wait(every_s=0.1)
         finally:
             emu.stop()
             if fleet is not None:
@@ -62,6 +73,8 @@ def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
         "wake_cycles_per_s": s["wake_cycles_per_s"],
         "uplinks": s["uplinks"],
         "pss_kb_peak_per_node": s["pss_kb_peak_per_node"],
+        "runner": s["runner"],
+        "link_errors": s["link_errors"],
         "events": s.get("fleet"),
     }
 
@@ -72,8 +85,9 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=1)
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--fleet", action="store_true", help="attach the real fleet manager")
+    ap.add_argument("--reference", action="store_true", help="one process per node (the reference runner)")
     a = ap.parse_args()
-    print(json.dumps(measure(a.scenario, a.nodes, a.days, a.fleet), indent=2))
+    print(json.dumps(measure(a.scenario, a.nodes, a.days, a.fleet, a.reference), indent=2))
 
 
 if __name__ == "__main__":

@@ -400,7 +400,7 @@ class Emulation:
     def wait(self, timeout_s: float | None = None, on_progress=None, every_s: float = 0.5) -> bool:
         """Wait until every node process ended (False on timeout); calls `on_progress(self)` meanwhile."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        last_pss = 0.0
+        last_pss = time.monotonic() - 1.0  # first sample after a second: a fresh process is not yet its size
         while self._alive():
             if time.monotonic() - last_pss > 2.0:
                 last_pss = time.monotonic()

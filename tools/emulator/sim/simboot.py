@@ -7,7 +7,11 @@ Env: KUMPEL_SIM_WORLD (world file, if not an argument), KUMPEL_SIM_FLASH (the no
 the current directory), KUMPEL_SIM_RADIO=host:port (TCP radio link, else offline), KUMPEL_SIM_CYCLES=N
 (stop after N boots; else until world end_us or the host says stop), KUMPEL_SIM_TRACE=file (one JSON line
 per boot: reset cause, awake/tx ms, AT exchanges, heap peak, how it ended), KUMPEL_SIM_EXEC=code (one
-boot running this code instead of main.py, e.g. "import node.selftest; node.selftest.run()").
+boot running this code instead of main.py, e.g. "import node.selftest; node.selftest.run()"),
+KUMPEL_SIM_HEAP_FIGURES=0 (no heap sampling at each clock step: faster, heap figures read 0).
+
+    micropython -X heapsize=... simboot.py --many NODES.json     (KUMPEL_SIM_HOST=host:port)
+hosts many nodes in one process (the fast runner, see run_many).
 Each boot is a fresh import of the firmware (its modules are purged from sys.modules), RTC memory and the
 flash folder are kept; a power cut loses RTC memory; a watchdog expiry reboots with WDT_RESET.
 Exit status: 0 done, 3 the firmware hung without a watchdog (a bug to fix).
@@ -68,6 +72,8 @@ def run(world_path, flash_dir, max_cycles=0, exec_code=None):
     builtin_open = builtins.open
     builtins.open = world.flash_open(builtin_open)
     keep = set(n for n in sys.modules if n != "node" and not n.startswith("node."))
+    if os.getenv("KUMPEL_SIM_HEAP_FIGURES") == "0":  # bench/emulator.py's floor, like run_many's nodes
+        _no_heap_sampling(keep)
     cycles = 0
     status = 0
     try:
