@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.emulator.bench import measure  # noqa: E402
-from tools.emulator.runner import HEAP, Emulation, _tool, build_mpy_cache  # noqa: E402
+from tools.emulator.runner import HEAP, NICE, Emulation, _tool, build_mpy_cache  # noqa: E402
 from tools.emulator.scenario import load  # noqa: E402
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -58,7 +58,8 @@ def floor(scenario: str = "district", days: float = 3.0, heap_figures: bool = Fa
                 env["KUMPEL_SIM_CYCLES"] = str(cycles)
             if not heap_figures:
                 env["KUMPEL_SIM_HEAP_FIGURES"] = "0"
-            cmd = [_tool("micropython"), "-X", f"heapsize={HEAP}", str(cache / "simboot.py")]
+            # niced like the runner's workers, so both get the same share of a busy machine
+            cmd = [*NICE, _tool("micropython"), "-X", f"heapsize={HEAP}", str(cache / "simboot.py")]
             t0 = time.perf_counter()
             subprocess.run(
                 [*cmd, str(run / "world.json"), str(run / "flash")],
