@@ -197,8 +197,9 @@ class RadioLinkHost:
 
     Reference runner: one connection per node process, and the `sleep` answer waits for the node's turn
     on the clock. Fast runner (`per_worker=True`): one connection per worker process hosting many nodes;
-    `sleep` is answered at once and the worker asks for a `turn` (its earliest wake) when that lies past
-    the horizon it was granted, so the clock orders workers, not nodes. `done` says a node has ended.
+    `sleep` is answered at once, with the answer to the node's next `boot` when it says its reset cause
+    (`next_reset_cause`), and the worker asks for a `turn` (its earliest wake) when that lies past the
+    horizon it was granted, so the clock orders workers, not nodes. `done` says a node has ended.
     """
 
     def __init__(
@@ -313,12 +314,7 @@ class RadioLinkHost:
         if drain is not None and op in ("join", "uplink"):
             drain(dev_eui)  # the fleet has answered this node's earlier events (event_queue.py)
         if op == "boot":
-            st.boots += 1
-            st.reset_causes[str(msg.get("reset_cause", "unknown"))] += 1
-            faults = world.faults(t_us)
-            for kind in world.active_fault_kinds(t_us):
-                st.faults_seen[kind] += 1
-            return {"env": world.env(t_us), "faults": faults, "radio": world.radio_state(t_us)}
+            return self._boot(world, st, t_us, msg.get("reset_cause"))
         if op == "join":
             st.joins_tried += 1
             heard = world.gateways_hearing(t_us, "join")
@@ -364,10 +360,23 @@ class RadioLinkHost:
                 return {"continue": False}
             wake_us = t_us + int(sleep_ms * 1000)
             if self.per_worker:  # the worker asks for its turn itself, for all its nodes at once
-                return {"continue": self.clock.may_run(wake_us)}
+                reply = {"continue": self.clock.may_run(wake_us)}
+                if reply["continue"] and "next_reset_cause" in msg:
+                    # the next boot's answer now: physics is a function of time and of the energy spent
+                    # so far, both known here; the wake then needs no round trip of its own
+                    reply["boot"] = self._boot(world, st, wake_us, msg["next_reset_cause"])
+                return reply
             cont = self.clock.wait_turn(dev_eui, wake_us)
             return {"continue": cont}
         raise ValueError(f"unknown op {op!r} (expected boot, join, uplink or sleep)")
+
+    def _boot(self, world: NodeWorld, st: NodeStats, t_us: int, reset_cause) -> dict:
+        st.boots += 1
+        st.reset_causes[str(reset_cause or "unknown")] += 1
+        faults = world.faults(t_us)
+        for kind in world.active_fault_kinds(t_us):
+            st.faults_seen[kind] += 1
+        return {"env": world.env(t_us), "faults": faults, "radio": world.radio_state(t_us)}
 
     def _count_alarms(self, st: NodeStats, fport: int, data: bytes) -> None:
         try:

@@ -285,7 +285,7 @@ def run_many(spec_path, address):
     worker = spec["worker"]
     for name in spec.get("sim_modules", ()):  # the whole sim layer before its state is snapshot
         __import__(name)
-    link = simworld.TcpLink(address)
+    link = _WorkerLink(simworld.TcpLink(address))
     path, source = _find_main()
     code = compile(source, path, "exec")
     del source
@@ -318,6 +318,7 @@ def run_many(spec_path, address):
                     node.world.link = link
                     node.wake_us = time.now_us()
                 else:
+                    link.world = node.world
                     _wake(node, code, keep, builtin_open)
             except Exception as e:  # one node's failure must not take the others down
                 print("SIM node failed:")
@@ -342,6 +343,31 @@ def run_many(spec_path, address):
         builtins.open = builtin_open
         builtins.print = builtin_print
     return 0
+
+
+class _WorkerLink:
+    """The worker's one radio link. A `sleep` also says the next boot's reset cause, and the host answers
+    it with that boot's env/faults/radio; the node's next `boot` then takes that answer instead of a round
+    trip (the host has counted the boot). Other messages pass through."""
+
+    def __init__(self, link):
+        self._link = link
+        self._boots = {}
+        self.world = None  # the node that is awake
+
+    def call(self, msg):
+        op = msg.get("op")
+        if op == "boot":
+            reply = self._boots.pop(msg["dev_eui"], None)
+            if reply is not None:
+                return reply
+        elif op == "sleep" and self.world is not None:
+            msg["next_reset_cause"] = simworld._cause(self.world.reset_cause)
+            reply = self._link.call(msg)
+            if "boot" in reply:
+                self._boots[msg["dev_eui"]] = reply["boot"]
+            return reply
+        return self._link.call(msg)
 
 
 def _wake(node, code, keep, builtin_open):
