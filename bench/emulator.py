@@ -7,8 +7,9 @@
     .venv/bin/python bench/emulator.py --reference 100        # the one-process-per-node runner, for scale
 
 The floor is one wake cycle of the firmware alone: `simboot.py` running one node offline (no radio link,
-no clock, no other process) in one MicroPython process on the simulated hardware, timed over a few
-simulated days minus the process start-up (a one-cycle run). The runs use the fast runner
+no clock, no other process) in one MicroPython process on the simulated hardware, over one simulated day
+(96 wake cycles, the join among them, as each node of the 1-day runs has) minus the process start-up
+(a run whose one boot executes `pass`). The runs use the fast runner
 (tools/emulator/runner.py), whose workers share the machine's cores; "per core" divides by the cores it
 could use, and the ratio is the emulator's cost per wake cycle per core over the floor's (target <= 2).
 The floor is measured before and after the runs and averaged: on a shared machine both move with the load.
@@ -36,7 +37,7 @@ from tools.emulator.scenario import load  # noqa: E402
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def floor(scenario: str = "district", days: float = 3.0, heap_figures: bool = False) -> dict:
+def floor(scenario: str = "district", days: float = 1.0, heap_figures: bool = False) -> dict:
     """Seconds per wake cycle of one node's firmware in one MicroPython process, offline.
 
     Without heap figures by default, as in the fast runner's workers: the sim layer's heap sampling at
@@ -49,13 +50,13 @@ def floor(scenario: str = "district", days: float = 3.0, heap_figures: bool = Fa
         pristine = emu._prepare(sc.nodes[0]).folder
         emu.stop()
 
-        def once(cycles: int | None) -> tuple[float, int]:
-            run = Path(tmp) / f"run-{cycles}"
+        def once(exec_code: str | None) -> tuple[float, int]:
+            run = Path(tmp) / f"run-{bool(exec_code)}"
             shutil.copytree(pristine, run)
             env = dict(os.environ, MICROPYPATH=str(cache))
             env.pop("KUMPEL_SIM_RADIO", None)
-            if cycles:
-                env["KUMPEL_SIM_CYCLES"] = str(cycles)
+            if exec_code:
+                env["KUMPEL_SIM_EXEC"] = exec_code
             if not heap_figures:
                 env["KUMPEL_SIM_HEAP_FIGURES"] = "0"
             # niced like the runner's workers, so both get the same share of a busy machine
@@ -71,9 +72,9 @@ def floor(scenario: str = "district", days: float = 3.0, heap_figures: bool = Fa
             wall = time.perf_counter() - t0
             return wall, json.loads((run / "world.json").read_text())["stats"]["cycles"]
 
-        start_s, _ = once(1)  # process start, sim layer, the first boot (join)
+        start_s, _ = once("pass")  # process start, sim layer, world file, one empty boot
         wall, cycles = once(None)
-    per_cycle = (wall - start_s) / max(1, cycles - 1)
+    per_cycle = (wall - start_s) / max(1, cycles)
     return {
         "cycles": cycles,
         "wall_s": round(wall, 2),

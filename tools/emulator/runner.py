@@ -42,6 +42,13 @@ PROTOCOLS_DIR = ROOT / "protocols"
 # simulated hardware layer (sim modules, radio-link buffers) lives in the same heap, so it needs more.
 HEAP = os.environ.get("KUMPEL_EMU_HEAP", "192k")
 NICE = ["nice", "-n", "10"] if shutil.which("nice") else []  # see Emulation._spawn
+# Fast runner: how far a worker may run ahead of the slowest one. Nodes do not hear each other, and each
+# node's own events reach the fleet in order with the fleet's answers in its next receive window
+# (event_queue.py), so this bounds only how far apart in simulated time the fleet sees two different
+# nodes' events. At 60 s (the reference's) a worker whose next node wakes in 15 minutes waits for the
+# others to get there; half an hour lets workers run side by side (on a machine at load 13 the two
+# measured the same: there the cores, not the turns, were the limit).
+FAST_LOOKAHEAD_S = float(os.environ.get("KUMPEL_EMU_LOOKAHEAD_S", "1800"))
 # Fast runner: heap of a worker process = the single node's heap + this much per hosted node (its world:
 # state, modem and sensor models, its copy of the sim layer's module state; measured ~10 KB, with room).
 HEAP_PER_NODE_KB = int(os.environ.get("KUMPEL_EMU_HEAP_PER_NODE_KB", "16"))
@@ -167,7 +174,7 @@ class Emulation:
         workdir: Path | None = None,
         sink: EventSink | None = None,
         start: datetime | None = None,
-        lookahead_s: float = 60.0,
+        lookahead_s: float | None = None,
         register_devices: bool = True,
         grpc_port: int = 0,
         reference: bool = False,
@@ -196,6 +203,8 @@ class Emulation:
         if fleet_url is None and sink is None and register_devices:
             self._queue_initial_config()
         self.worlds = {n.dev_eui: NodeWorld(n, scenario) for n in scenario.nodes}
+        if lookahead_s is None:
+            lookahead_s = 60.0 if reference else FAST_LOOKAHEAD_S
         self.clock = SimClock(self.end_us, lookahead_us=int(lookahead_s * 1e6), speed=speed)
         self.link = RadioLinkHost(
             self.ns,
