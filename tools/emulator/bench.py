@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -16,6 +17,13 @@ from pathlib import Path
 from tools.emulator.local_fleet import LocalFleet
 from tools.emulator.runner import Emulation
 from tools.emulator.scenario import load
+
+
+def _cpu_s() -> tuple[float, float]:
+    """(CPU seconds of ended child processes, CPU seconds of this process), user + system."""
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return ch.ru_utime + ch.ru_stime, me.ru_utime + me.ru_stime
 
 
 def measure(
@@ -54,11 +62,13 @@ def measure(
                 sc, days=days, workdir=Path(tmp) / "nodes", reference=reference, workers=workers
             ).start_services()
         setup_s = time.monotonic() - t0
+        cpu0 = _cpu_s()
         try:
             emu.start_nodes()
             emu.wait(every_s=0.1)
         finally:
-            emu.stop()
+            emu.stop()  # reaps the node processes: their CPU time counts from here
+            cpu = _cpu_s()
             if fleet is not None:
                 fleet.stop()
         s = emu.summary()
@@ -74,6 +84,10 @@ def measure(
         "uplinks": s["uplinks"],
         "pss_kb_peak_per_node": s["pss_kb_peak_per_node"],
         "runner": s["runner"],
+        # CPU seconds of the run: node processes + this process (radio link host; with --fleet also
+        # the fleet's ingest, which runs in this process)
+        "cpu_nodes_s": round(cpu[0] - cpu0[0], 2),
+        "cpu_host_s": round(cpu[1] - cpu0[1], 2),
         "link_errors": s["link_errors"],
         "events": s.get("fleet"),
     }
