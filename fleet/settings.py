@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     alert_reminder_s: int = 6 * 3600
     sweep_interval_s: int = 60  # background sweep: offline alerts, downlink retries; 0 = off
 
+    # The map on the overview and node page: the city's own tile server (XYZ template, e.g.
+    # https://tiles.example.city/{z}/{x}/{y}.png); empty = a plain point plot, nothing fetched elsewhere.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+    map_tile_max_zoom: int = 19
+    map_center: str = ""  # "lat, lon" where an empty map opens (before any node has a position)
+    # A Nominatim-compatible /search URL for typing an address at install time; empty = coordinates only.
+    geocoder_url: str = ""
+
     @model_validator(mode="after")
     def _refuse_unsafe_secrets(self) -> "Settings":
         if self.env != "development" and self.secret_key == DEV_SECRET:

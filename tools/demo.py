@@ -94,7 +94,9 @@ def demo(
         + (" (real time)" if speed == 1 else ""),
         f"  verified    {len(sc.nodes) - len(unverified)} of {len(sc.nodes)} nodes passed the firmware"
         f" self-test{' (failed: ' + ', '.join(unverified) + ')' if unverified else ''}",
-        f"  dashboard   {fleet.url}/   (sign in with the admin token)",
+        f"  dashboard   {fleet.url}/   (sign in as crew, or with the admin token)",
+        f"  crew        user crew, password {fleet.crew_password}  (a technician; My account shows a phone"
+        " sign-in QR code)",
         f"  admin token {fleet.admin_token}",
         f"  API         {fleet.url}/api/v1  (Authorization: Bearer <admin token>), docs {fleet.url}/docs",
         f"  ingest      POST {fleet.url}/integrations/chirpstack  (Bearer {fleet.ingest_token})",

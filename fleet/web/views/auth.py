@@ -6,7 +6,7 @@ from fastapi.responses import RedirectResponse
 from fleet.web import fleetdata
 from fleet.web.i18n import LANG_COOKIE, LANGUAGES
 from fleet.web.render import optional_user, page, safe_next, translator
-from fleet.web.session import SESSION_COOKIE, SESSION_SECONDS, sign
+from fleet.web.session import SESSION_COOKIE, SESSION_SECONDS, Principal, sign
 
 router = APIRouter()
 
@@ -23,9 +23,19 @@ def signin_form(request: Request, next: str = "/"):
 
 
 @router.post("/signin", include_in_schema=False)
-def signin(request: Request, token: str = Form(""), next: str = Form("/")):
+def signin(
+    request: Request,
+    token: str = Form(""),
+    next: str = Form("/"),
+    username: str = Form(""),
+    password: str = Form(""),
+):
     t = translator(request)
     target = safe_next(next)
+    if username.strip() or password:  # people sign in with an account; a token is for machines and admins
+        from fleet.web.views import accounts  # (it starts sessions with this module's start_session)
+
+        return accounts.password_signin(request, t, username, password, target)
     if not token.strip():
         return page(
             request,
@@ -43,6 +53,11 @@ def signin(request: Request, token: str = Form(""), next: str = Form("/")):
             status_code=401,
             t=t,
         )
+    return start_session(request, principal, target)
+
+
+def start_session(request: Request, principal: Principal, target: str) -> RedirectResponse:
+    """The signed session cookie for a principal who just proved who they are, and on to `target`."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -11,6 +11,7 @@ from fleet.web import charts, fleetdata, queries, wording
 from fleet.web.i18n import Translator, as_utc
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
+from fleet.web.views import where
 
 router = APIRouter()
 
@@ -24,6 +25,7 @@ _FLASHES = (
     "node.config_resent",
     "node.command_queued",
     "node.config_saved",
+    "map.position_saved",
 )  # the only messages ?flash= may show
 
 
@@ -254,6 +256,7 @@ def node_page(
             ],
             "flash": t(flash) if flash in _FLASHES else None,
         }
+        context.update(where.node_context(request, t, db, device, health["status"], user))
     return page(request, "node.html", context, user=user, t=t)
 
 
