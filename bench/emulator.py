@@ -132,6 +132,20 @@ def run(nodes: int, days: float, fleet: bool, reference: bool = False) -> dict:
     return r
 
 
+def _row(r: dict, floor_s: float, floor_cpu: float) -> str:
+    what = f"{r['nodes']} x {r['days']:g} d" + (" + fleet" if r["fleet"] else "")
+    what += " (reference)" if r["runner"] == "reference" else ""
+    if r["events"]:
+        what += f", events {r['events']['posted']} posted / {r['events']['failed']} failed"
+    return (
+        f"| {what} | {r['run_s']:.1f} | {r['wake_cycles']} | {r['wake_cycles_per_s']} |"
+        f" {r['cores_used']} | {r['s_per_cycle_per_core'] * 1000:.2f} |"
+        f" {r['s_per_cycle_per_core'] / floor_s:.2f} | {r['cpu_s_per_cycle'] * 1000:.2f}"
+        f" ({r['cpu_nodes_s']:.0f} + {r['cpu_host_s']:.0f} s) | {r['cpu_s_per_cycle'] / floor_cpu:.2f} |"
+        f" {r['pss_kb_peak_per_node']} |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1,100,1000", help="node counts (1 node runs --one-days)")
@@ -156,10 +170,7 @@ def main() -> None:
         fleet = n >= 1000 and not a.no_fleet
         r = run(n, days, fleet)
         runs.append(r)
-        print(
-            f"{n:>6} nodes x {days:g} d{' + fleet' if fleet else ''}: {r['run_s']:.1f} s,"
-            f" {r['wake_cycles_per_s']} wake cycles/s, {r['runner']}"
-        )
+        print(_row(r, f0["s_per_cycle"], f0["cpu_s_per_cycle"]), r["runner"], "(ratios to the floor before)")
     if a.year:
         r = run(1, 365, False)
         runs.append(r)
@@ -189,18 +200,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
-        what = f"{r['nodes']} x {r['days']:g} d" + (" + fleet" if r["fleet"] else "")
-        what += " (reference)" if r["runner"] == "reference" else ""
-        lost = ""
-        if r["events"]:
-            lost = f", events {r['events']['posted']} posted / {r['events']['failed']} failed"
-        print(
-            f"| {what}{lost} | {r['run_s']:.1f} | {r['wake_cycles']} | {r['wake_cycles_per_s']} |"
-            f" {r['cores_used']} | {r['s_per_cycle_per_core'] * 1000:.2f} |"
-            f" {r['s_per_cycle_per_core'] / floor_s:.2f} | {r['cpu_s_per_cycle'] * 1000:.2f}"
-            f" ({r['cpu_nodes_s']:.0f} + {r['cpu_host_s']:.0f} s) | {r['cpu_s_per_cycle'] / floor_cpu:.2f} |"
-            f" {r['pss_kb_peak_per_node']} |"
-        )
+        print(_row(r, floor_s, floor_cpu))
     if idle:
         print(
             f"idle: {idle['nodes']} nodes in {idle['workers']} workers: {idle['pss_mb_total']} MB PSS,"
