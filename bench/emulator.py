@@ -7,9 +7,9 @@
     .venv/bin/python bench/emulator.py --reference 100        # the one-process-per-node runner, for scale
 
 The floor is one wake cycle of the firmware alone: `simboot.py` running one node offline (no radio link,
-no clock, no other process) in one MicroPython process on the simulated hardware, over one simulated day
-(96 wake cycles, the join among them, as each node of the 1-day runs has) minus the process start-up
-(a run whose one boot executes `pass`). The runs use the fast runner
+no clock, no other process) in one MicroPython process on the simulated hardware, over --days (one day:
+96 wake cycles, the join among them, as each node of the runs has) minus the process start-up (a run
+whose one boot executes `pass`). The runs use the fast runner
 (tools/emulator/runner.py), whose workers share the machine's cores; "per core" divides by the cores it
 could use, and the ratio is the emulator's cost per wake cycle per core over the floor's (target <= 2).
 The floor is measured before and after the runs and averaged: on a shared machine both move with the load.
@@ -159,7 +159,7 @@ def main() -> None:
     a = ap.parse_args()
     load_avg = os.getloadavg()[0]
     print(f"{CORES} cores, load average {load_avg:.1f} at start; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    f0 = floor()
+    f0 = floor(days=a.days)
     print(
         f"floor (before): {f0['s_per_cycle'] * 1000:.2f} ms wall, {f0['cpu_s_per_cycle'] * 1000:.2f} ms CPU"
         f" per wake cycle ({f0['cycles']} cycles)"
@@ -179,12 +179,12 @@ def main() -> None:
         r = run(a.reference, a.days, False, reference=True)
         runs.append(r)
         print(f"{a.reference:>6} nodes x {a.days:g} d, reference runner: {r['run_s']:.1f} s")
-    f1 = floor()
+    f1 = floor(days=a.days)
     print(
         f"floor (after):  {f1['s_per_cycle'] * 1000:.2f} ms wall, {f1['cpu_s_per_cycle'] * 1000:.2f} ms CPU"
         " per wake cycle"
     )
-    fh = floor(heap_figures=True)
+    fh = floor(days=a.days, heap_figures=True)
     print(f"simboot with heap sampling at each clock step: {fh['s_per_cycle'] * 1000:.2f} ms per wake cycle")
     floor_s = (f0["s_per_cycle"] + f1["s_per_cycle"]) / 2
     floor_cpu = (f0["cpu_s_per_cycle"] + f1["cpu_s_per_cycle"]) / 2

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 MIXED = """
 [scenario]
-days = 0.4
+days = 0.25
 seed = 11
 [defaults]
 config = { meas_interval_min = 15, batch_size = 4 }
@@ -63,7 +63,7 @@ def run(sc, *, reference: bool, workers: int | None = None) -> tuple[list, dict]
 
 @pytest.mark.parametrize("text", [MIXED, None], ids=["mixed", "fault_storm"])
 def test_fast_runner_sends_the_same_bytes_as_the_reference(text):
-    sc = loads(text) if text else load("fault_storm").with_nodes(4)
+    sc = loads(text) if text else load("fault_storm").with_nodes(3)
     if text is None:
         from dataclasses import replace
 
