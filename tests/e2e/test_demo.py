@@ -1,9 +1,10 @@
 """`kumpel demo` as a newcomer meets it: started with its output logged to a file (not a terminal).
 
 The first overview after the dashboard's address is printed shows the district as it is now: no node
-offline or never seen (the district scenario makes none offline), no offline alert, no reading dated in
-the future; the simulated clock then follows the wall clock. The banner's commands, URLs and tokens are
-each on one line, and the printed command makes a technician token for the demo's database.
+offline or never seen (the district scenario makes none offline; "late" after a lost uplink is an honest
+state), no open offline alert, no reading dated in the future; the simulated clock then follows the
+wall clock. The banner's commands, URLs and tokens are each on one line, and the printed command makes a
+technician token for the demo's database.
 """
 
 import os
@@ -60,7 +61,6 @@ def test_first_overview_after_the_url_shows_the_district_as_it_is_now(tmp_path):
             assert health["total"] == 4
             assert health["by_status"]["offline"] == 0, health["worst"]
             assert health["connectivity"]["offline"] == 0 and health["connectivity"]["never"] == 0, health
-            assert health["connectivity"]["online"] == 4, health
             # open ones: the fleet judges each uplink at ingest against the wall clock, so a replayed
             # uplink that raises a flag may open an offline alert that the replay closes again
             alerts = api.get("/alerts").json()
