@@ -48,6 +48,7 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/emulator.py --sizes 1,100 --days 0.5 --one-days 0.5
 
 clean:
 	rm -rf $(VENV) node_modules $(LEAFLET) build dist *.egg-info .pytest_cache
