@@ -54,7 +54,7 @@ def run(
         False, "--reference", help="One MicroPython process per node (the reference runner; slower)."
     ),
     workers: int | None = typer.Option(
-        None, "--workers", help="Fast runner: worker processes (default: cores, or one per 40 nodes)."
+        None, "--workers", help="Fast runner: worker processes (default: cores, or one per 20 nodes)."
     ),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the summary as JSON here."),
 ) -> None:
