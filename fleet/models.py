@@ -68,6 +68,10 @@ class Group(SQLModel, table=True):
     description: str = ""
     config: dict = _json({})  # desired settings for every member (node overrides win)
     created_at: datetime = Field(default_factory=utcnow)
+    # Open data (migration 0007): members are public in the SensorThings API; coordinates rounded to
+    # this many decimals (None: as stored; 3 decimals is about 100 m).
+    open_data: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    open_data_decimals: int | None = Field(default=None, ge=0, le=6)
 
 
 class GroupMember(SQLModel, table=True):
@@ -100,7 +104,10 @@ class Uplink(SQLModel, table=True):
 
 
 class Reading(SQLModel, table=True):
-    __table_args__ = (Index("ix_reading_device_time", "device_id", "measured_at"),)
+    __table_args__ = (
+        Index("ix_reading_device_time", "device_id", "measured_at"),
+        Index("ix_reading_time", "measured_at"),  # city-wide "latest" in the SensorThings API (0007)
+    )
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
     uplink_id: int = Field(foreign_key="uplink.id", ondelete="CASCADE")

@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     node_page_path: str = "/nodes/{dev_eui}"
     tr005_profile_id: str = "00000000"  # VendorID (2 bytes) + vendor profile (2 bytes), hex
 
+    # Open data (DCAT-AP.de record): who publishes, whom to ask, GovData's contributor id (optional URI)
+    open_data_publisher: str = "Stadt"
+    open_data_contact_email: str = ""
+    open_data_contributor_id: str = ""
+    # SensorThings API: at most this many queries at once (the rest wait, then get 503), and a time limit
+    # per query on PostgreSQL, so open-data readers cannot starve ingest of CPU and connections.
+    sta_max_concurrent: int = 2
+    sta_statement_timeout_s: int = 15
+
     # Network server for downlinks and registration: "none" | "chirpstack-grpc" | "chirpstack-mqtt" | "ttn"
     lns: Literal["none", "chirpstack-grpc", "chirpstack-mqtt", "ttn"] = "none"
     chirpstack_grpc: str = ""
@@ -51,6 +60,11 @@ class Settings(BaseSettings):
     offline_factor: float = 1.5  # later than 1.5x the expected interval: offline (as ChirpStack)
     battery_low_mv: int = 3300
     battery_clear_mv: int = 3400
+    battery_empty_mv: int = 3000  # the 3.3 V regulator drops out below this: the node stops reporting
+    battery_warning_days: float = 30.0  # warn when the battery trend says fewer days are left
+    loss_warning_pct: float = 10.0  # warn at this packet loss (from frame-counter gaps) ...
+    loss_min_expected: int = 10  # ... once at least this many uplinks were expected
+    stuck_readings: int = 12  # this many identical distance+temperature readings in a row: sensor stuck
     alert_reminder_s: int = 6 * 3600
     sweep_interval_s: int = 60  # background sweep: offline alerts, downlink retries; 0 = off
 

@@ -26,12 +26,13 @@ from fleet.models import (
     utcnow,
 )
 from fleet.security import hash_token
-from fleet.services import accounts, health, labels, provisioning, wire
+from fleet.services import accounts, downlinks, health, labels, provisioning, wire
 from fleet.services import alerts as alerts_service
 from fleet.services import config as config_service
 from fleet.services import rollout as rollout_service
 from fleet.settings import Settings
 from fleet.web.session import ROLES, Principal
+from protocols import identity
 
 
 def settings(request: Request) -> Settings:
@@ -137,18 +138,19 @@ def full_threshold_pct() -> int:
 
 
 def qr_svg(device: Device, cfg: Settings) -> str:
-    """Just the TR005 QR code as compact inline SVG (the sheet prints name and street as text beside it)."""
-    buf = io.BytesIO()
-    segno.make(labels.tr005(device, cfg), error="m", micro=False).save(
-        buf, kind="svg", scale=1, border=2, xmldecl=False, svgns=True, omitsize=True
-    )
-    return buf.getvalue().decode()
+    """The bin URL's QR as compact inline SVG (the sheet prints name and street as text beside it)."""
+    return qr_svg_for(labels.bin_url(device, cfg))
+
+
+def tr005_svg(device: Device, cfg: Settings) -> str:
+    """The smaller second code: the TR005 string for network-server claiming apps."""
+    return qr_svg_for(labels.tr005(device, cfg))
 
 
 # --- acting --------------------------------------------------------------------------------------------
 def _dispatch(request: Request, db: Session, device: Device | None) -> None:
     """Hand what is due to the network server now, as the API routes do (the sweep retries later)."""
-    config_service.dispatch(
+    downlinks.dispatch(
         db, network_server(request), settings(request), device_id=device.id if device else None
     )
     db.commit()
@@ -161,7 +163,7 @@ def add_maintenance_note(db: Session, device: Device, author: str, text: str) ->
 
 
 def queue_command(request: Request, db: Session, device: Device, command: str, author: str) -> None:
-    config_service.queue_command(db, device, command, settings(request))
+    downlinks.queue_command(db, device, command, settings(request))
     db.add(Event(device_id=device.id, kind="web_action", message=f"{author}: command {command}"))
     db.commit()
     _dispatch(request, db, device)
@@ -195,7 +197,7 @@ class ConfigError(ValueError):
 def config_target(db: Session, dev_eui: str = "", group: str = "") -> dict | None:
     """What the config form edits: a node's own overrides, or a group's config, with desired and applied."""
     if dev_eui:
-        device = db.exec(select(Device).where(Device.dev_eui == dev_eui.strip().upper())).first()
+        device = db.exec(select(Device).where(Device.dev_eui == identity.normalize_eui(dev_eui))).first()
         if device is None:
             return None
         row = db.exec(select(DesiredConfig).where(DesiredConfig.device_id == device.id)).first()

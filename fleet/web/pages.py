@@ -5,7 +5,7 @@ from fastapi.responses import Response
 
 from fleet.web import nodemap
 from fleet.web.render import STATIC_DIR, leaflet_version, static_version
-from fleet.web.views import accounts, auth, devices, node, overview, rollouts, tech, where
+from fleet.web.views import accounts, auth, collection, devices, node, overview, public, rollouts, tech, where
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
@@ -16,6 +16,8 @@ router.include_router(rollouts.router)
 router.include_router(devices.router)
 router.include_router(accounts.router)
 router.include_router(where.router)
+router.include_router(public.router)
+router.include_router(collection.router)
 
 _TYPES = {
     ".css": "text/css; charset=utf-8",
