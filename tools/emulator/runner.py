@@ -291,7 +291,6 @@ class Emulation:
         self.nodes = [self._prepare(spec) for spec in self.scenario.nodes]
         count = self.worker_count()
         shares = [self.nodes[i::count] for i in range(count)]
-        sim_modules = sorted(p.stem for p in SIM_DIR.glob("*.py") if p.name != "simboot.py")
         for i, share in enumerate(shares):
             key = worker_key(i)
             self.clock.expect(key, min(self.first_boot_us(n.spec) for n in share))
@@ -302,7 +301,6 @@ class Emulation:
                 json.dumps(
                     {
                         "worker": i,
-                        "sim_modules": sim_modules,
                         "nodes": [
                             [str(n.folder / "world.json"), str(n.folder / "flash"), str(n.log_path)]
                             for n in share

@@ -266,6 +266,20 @@ def _no_heap_sampling(keep):
                 pass
 
 
+def _more_slots(keep, slots, pristine):
+    """The state slots of `keep`, with the pristine values known so far and the others as they are now
+    (modules the first world imported: their state right after that)."""
+    known = {}
+    for i in range(len(slots)):
+        known[(id(slots[i][0]), slots[i][1])] = pristine[i]
+    new = _state_slots(keep)
+    values = []
+    for mod, key in new:
+        k = (id(mod), key)
+        values.append(known[k] if k in known else getattr(mod, key))
+    return new, values
+
+
 def _fresh_state(pristine):
     """Module state as it was right after import: containers copied, so no node sees another's."""
     out = []
@@ -308,8 +322,6 @@ def run_many(spec_path, address):
     with open(spec_path) as f:
         spec = json.load(f)
     worker = spec["worker"]
-    for name in spec.get("sim_modules", ()):  # the whole sim layer before its state is snapshot
-        __import__(name)
     link = _WorkerLink(simworld.TcpLink(address))
     path, source = _find_main()
     code = compile(source, path, "exec")
@@ -323,6 +335,7 @@ def run_many(spec_path, address):
     builtin_print = builtins.print
     builtin_import = builtins.__import__
     horizon = -1
+    first = True
     pending = list(nodes)
     try:
         while pending:
@@ -343,6 +356,10 @@ def run_many(spec_path, address):
                     node.world = simworld.load(node.world_path, node.flash_dir)
                     node.world.link = link
                     node.wake_us = time.now_us()
+                    if first:  # what a world loads (simmodem, ...) stays, as in run(): its state too
+                        first = False
+                        keep = set(n for n in sys.modules if n != "node" and not n.startswith("node."))
+                        slots, pristine = _more_slots(keep, slots, pristine)
                 else:
                     link.world = node.world
                     builtins.__import__ = _timed_import(builtin_import, node.world)  # as run() does
