@@ -61,8 +61,9 @@ NICE = ["nice", "-n", "10"] if shutil.which("nice") else []  # see Emulation._sp
 # measured the same: there the cores, not the turns, were the limit).
 FAST_LOOKAHEAD_S = float(os.environ.get("KUMPEL_EMU_LOOKAHEAD_S", "1800"))
 # Fast runner: heap of a worker process = the single node's heap + this much per hosted node (its world:
-# state, modem and sensor models, its copy of the sim layer's module state; ~5 KB measured, with room).
-HEAP_PER_NODE_KB = int(os.environ.get("KUMPEL_EMU_HEAP_PER_NODE_KB", "12"))
+# state, modem and sensor models, energy and native-radio models, its copy of the sim layer's module state).
+# 12 KB ran 20 nodes out of memory after the native-LoRaWAN merge; a MemoryError is reported (summary).
+HEAP_PER_NODE_KB = int(os.environ.get("KUMPEL_EMU_HEAP_PER_NODE_KB", "32"))
 # Nodes per worker process at most: the firmware collects garbage several times a wake, and each
 # collection marks every idle node's world in that heap, so a smaller share per process keeps it cheap.
 # 100 nodes x 0.5 d, CPU per wake cycle over the floor's: 2.19 with 33 nodes per worker, 1.76 with 20;
@@ -238,6 +239,7 @@ class Emulation:
         self.finished_at: float | None = None
         self._watch: threading.Thread | None = None
         self._cache: Path | None = None  # the .mpy tree, built once on first use
+        self._memory_checked: list[str] | None = None
 
     def _queue_initial_config(self) -> None:
         """Without a fleet, the scenario's settings reach each node the way a fleet would send them:
@@ -521,7 +523,7 @@ class Emulation:
             "downlinks": sum(n["downlinks"] for n in per_node),
             "pss_kb_peak_per_node": self.pss_kb_per_node(),
             "runner": "reference" if self.reference else f"fast ({len(self.procs)} worker processes)",
-            "link_errors": list(self.link.errors[:5]),
+            "link_errors": list(self.link.errors[:5]) + self._memory_errors(),
             "per_node": per_node,
         }
         if self.poster is not None:
@@ -531,6 +533,21 @@ class Emulation:
                 "last_error": self.poster.last_error,
             }
         return out
+
+    def _memory_errors(self) -> list[str]:
+        """Fast runner, once the run is over: a worker's heap that ran out changes what the firmware
+        does (a MemoryError in its cycle), so it is an error of the run, not a quirk to miss in a log."""
+        if self.reference or self.finished_at is None:
+            return []
+        if self._memory_checked is None:
+            self._memory_checked = []
+            for p in self.procs:
+                logs = [p.log_path] + [n.log_path for n in (getattr(p, "nodes", None) or ())]
+                if any(lg and lg.exists() and b"MemoryError" in lg.read_bytes() for lg in logs):
+                    self._memory_checked.append(
+                        f"{p.folder.name}: MemoryError in a node's heap (raise KUMPEL_EMU_HEAP_PER_NODE_KB)"
+                    )
+        return self._memory_checked
 
     def pss_kb_per_node(self) -> int:
         """Memory per node: the peak PSS of a node process (reference), or the workers' peaks shared out."""
