@@ -2,7 +2,9 @@
 with the same services the API uses; KUMPEL_DATABASE_URL selects the database)."""
 
 import json
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,11 +89,25 @@ def _device(session: Session, dev_eui: str):  # noqa: ANN202
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn; creates the database."""
+    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn; creates the database.
+    --workers N runs N processes behind the port (PostgreSQL only), each with its own ingest writer."""
     import uvicorn
 
+    if workers > 1:
+        url = _settings().database_url
+        if not url.startswith("postgresql"):
+            console.print(
+                f"[red]error:[/red] --workers {workers} needs PostgreSQL: SQLite has one writer at a time, "
+                "so several processes would only queue on its lock. Run one worker on SQLite, or set "
+                "KUMPEL_DATABASE_URL=postgresql+psycopg://... (see deploy/README.md).",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
     with _db(create=True):  # one clear line for a database that does not answer, before uvicorn starts
         pass
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums the counters of all workers from these files (fleet/metrics.py); fresh per start.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kumpel-metrics-")
     uvicorn.run("fleet.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 

@@ -13,14 +13,20 @@ seconds when the LNS is slow) happens on a second thread, so a slow LNS never ho
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from fleet.lns.base import EventIn, UplinkIn
 from fleet.services import downlinks, receive
 
 log = logging.getLogger("kumpel.fleet.ingest")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
 
 
 class IngestBatcher:
@@ -57,6 +63,7 @@ class IngestBatcher:
             fut.set_exception(RuntimeError("ingest writer not running (app not started)"))
             return fut
         self._queue.put((item, fut))
+        self._metrics.queue_depth.inc()
         return fut
 
     def _run(self) -> None:
@@ -78,10 +85,22 @@ class IngestBatcher:
 
     def _process(self, batch: list) -> None:
         self.batches += 1
+        self._metrics.queue_depth.dec(len(batch))
         try:
+            started = time.perf_counter()
             with Session(self._engine) as session:
                 results = receive.store_batch(session, [item for item, _ in batch], self._cfg)
                 session.commit()
+            self._metrics.commit_seconds.observe(time.perf_counter() - started)
+            self._metrics.batch_size.observe(len(batch))
+        except OperationalError as exc:
+            # The database is down, restarting or out of disk: every item would fail the same way, one by
+            # one, while new requests queue behind them. Fail the batch at once (the senders get 503 and
+            # post again; nothing of it was acknowledged).
+            log.error("ingest batch of %d not stored, database unavailable: %s", len(batch), _first_line(exc))
+            for _, fut in batch:
+                fut.set_exception(exc)
+            return
         except Exception:
             log.exception("ingest batch of %d failed; storing its items one by one", len(batch))
             results = []

@@ -61,7 +61,11 @@ def dispatch(
     if device_ids is not None:
         q = q.where(col(Downlink.device_id).in_(device_ids))
     counts = {"sent": 0, "expired": 0, "failed": 0, "error": 0, "waiting": 0}
-    for dl in session.exec(q.order_by(col(Downlink.id))).all():
+    # Several workers dispatch (the sweep, and each worker's writer after an uplink): on PostgreSQL each
+    # claims its due rows until it commits and skips those another holds; a row that another worker has
+    # just sent is re-checked against next_attempt_at and no longer matches. SQLite renders no FOR UPDATE.
+    q = q.order_by(col(Downlink.id)).with_for_update(skip_locked=True, of=Downlink)
+    for dl in session.exec(q).all():
         device = session.get(Device, dl.device_id)
         if dl.expires_at <= now:
             dl.state, dl.last_error = "expired", f"not acknowledged before {dl.expires_at.isoformat()}"

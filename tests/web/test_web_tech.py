@@ -6,6 +6,8 @@ from html import unescape
 import pytest
 import web_seed as seed
 
+from protocols.hardware import BOARDS
+
 TECH_PAGES = (
     "/tech/devices",
     "/tech/unknown",
@@ -118,7 +120,7 @@ def test_csv_import_reasons_in_german(signed_in):
     assert cells == [
         "abgelehnt: dev_eui: „70B3D57ED000002X“ ist keine 16-stellige Hexzahl",
         "abgelehnt: bin_height_cm: mindestens 20",
-        "abgelehnt: board: „esp8266“ unbekannt, möglich: devkit_rak3172, rak11200",
+        f"abgelehnt: board: „esp8266“ unbekannt, möglich: {', '.join(BOARDS)}",
         "abgelehnt: lat: „nordwest“ ist keine Zahl",
         "angelegt",
         "abgelehnt: dev_eui: 70B3D57ED0000034 steht zweimal in der Datei",
