@@ -71,3 +71,71 @@ def test_dcat_ap_de_record_parses_as_rdf_with_the_licence(client):
     path = csv_url.removeprefix("https://fleet.example")
     assert client.get(path).status_code == 200  # the record points at files that exist
     assert json.loads(r.text)["@context"]["dcatde"] == "http://dcat-ap.de/def/dcatde/"
+
+
+def test_fiware_waste_containers_are_the_public_bins_newest_levels(client, city, db):  # noqa: F811
+    """NGSI-LD normalized WasteContainer entities (Smart Data Models attribute names): fillingLevel as a
+    ratio 0..1, location rounded as the group asks, dateLastEmptying from the closed full alarm."""
+    from datetime import UTC, datetime
+
+    from fleet.models import Alert
+
+    opened = datetime(2026, 10, 30, 6, tzinfo=UTC)
+    for node, closed in (("70B3D57ED0000A01", datetime(2026, 10, 31, 7, 15, tzinfo=UTC)),
+                         ("70B3D57ED0000A03", datetime(2026, 10, 31, 7, tzinfo=UTC))):  # fmt: skip
+        db.add(Alert(device_id=city[node], kind="bin_full", severity="warning", message="full",
+                     opened_at=opened, closed_at=closed))  # fmt: skip
+    db.commit()
+    r = client.get("/open-data/fiware/WasteContainer")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/ld+json"
+    assert r.headers["access-control-allow-origin"] == "*"
+    body = r.json()
+    assert [e["name"]["value"] for e in body] == [
+        "Markt",
+        "Ring",
+    ]  # Depot's and the loose node are not public
+    markt, ring = body
+    assert markt["id"] == f"urn:ngsi-ld:WasteContainer:kumpel-{city['70B3D57ED0000A01']}"
+    assert markt["type"] == "WasteContainer"
+    assert markt["fillingLevel"] == {
+        "type": "Property",
+        "value": 1.0,
+        "observedAt": "2026-11-01T09:00:00.000Z",
+    }
+    assert ring["fillingLevel"]["value"] == 0.5
+    assert markt["location"] == {
+        "type": "GeoProperty",
+        "value": {"type": "Point", "coordinates": [7.217, 51.481]},
+    }
+    assert markt["address"]["value"] == {"streetAddress": "Marktplatz 1", "addressLocality": "Mitte"}
+    assert markt["temperature"]["value"] == 14.5 and markt["temperature"]["unitCode"] == "CEL"
+    assert markt["dateLastEmptying"]["value"] == {"@type": "DateTime", "@value": "2026-10-31T07:15:00.000Z"}
+    assert "dateLastEmptying" not in ring  # never seen emptied
+    assert "smart-data-models/dataModel.WasteManagement" in markt["@context"][0]
+    assert "battery" not in r.text.lower() and "3600" not in r.text
+
+
+def test_fiware_weather_observed_has_ratios_and_hpa(client, city):  # noqa: F811
+    body = client.get("/open-data/fiware/WeatherObserved").json()
+    by_name = {e["name"]["value"]: e for e in body}
+    assert set(by_name) == {"Markt", "Ring"}
+    markt, ring = by_name["Markt"], by_name["Ring"]
+    assert markt["type"] == "WeatherObserved"
+    assert markt["dateObserved"]["value"] == {"@type": "DateTime", "@value": "2026-11-01T09:00:00.000Z"}
+    assert markt["temperature"]["value"] == 14.5
+    assert markt["relativeHumidity"]["value"] == 0.6  # 60 % as the model's 0..1
+    pressure = {
+        "type": "Property",
+        "value": 1013.2,
+        "observedAt": "2026-11-01T09:00:00.000Z",
+        "unitCode": "A97",
+    }
+    assert markt["atmosphericPressure"] == pressure
+    assert "atmosphericPressure" not in ring  # SHTC3: no pressure
+    assert ring["location"]["value"]["coordinates"] == [7.22, 51.49]
+    assert "battery" not in json.dumps(body).lower()
+
+
+def test_fiware_unknown_model_is_404_naming_the_models(client):
+    r = client.get("/open-data/fiware/ParkingSpot")
+    assert r.status_code == 404 and "WasteContainer" in r.json()["detail"]

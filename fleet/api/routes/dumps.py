@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
-from fleet.services import opendata
+from fleet.services import fiware, opendata
 
 router = APIRouter(prefix="/open-data", tags=["open data: files"])
 OPEN = {"Access-Control-Allow-Origin": "*"}
@@ -43,4 +43,16 @@ def readings_geojson(day: str, request: Request) -> Response:
 @router.get("/catalog.jsonld")
 def catalog(request: Request) -> Response:
     body = opendata.catalog(request.app.state.settings, datetime.now(UTC).date())
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/ld+json", headers=OPEN)
+
+
+@router.get("/fiware/{model}")
+def fiware_entities(model: str, request: Request) -> Response:
+    """The public nodes as NGSI-LD entities of a Smart Data Model (normalized): WasteContainer or
+    WeatherObserved, each with its newest reading (fleet.services.fiware)."""
+    build = fiware.ENTITIES.get(model)
+    if build is None:
+        raise HTTPException(404, f"no model {model!r}; there are {', '.join(fiware.MODELS)}")
+    with Session(request.app.state.engine) as session:
+        body = build(session)
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/ld+json", headers=OPEN)
