@@ -41,6 +41,12 @@ def _conditions(found: list[Reason], facts: Facts, cfg: Settings) -> dict[str, t
             "sensor fault: " + ", ".join(sorted(r.code for r in faults)),
         ),
         "decode_error": (has("decode_errors") is not None, "warning", _text(has("decode_errors"), "")),
+        # The crew's maintenance task: open while a citizen's "sensor box damaged" report is open.
+        "maintenance": (
+            has("sensor_reported_damaged") is not None,
+            "warning",
+            _text(has("sensor_reported_damaged"), "maintenance"),
+        ),
     }
     battery = facts.battery_mv
     if battery is None:

@@ -250,5 +250,18 @@ def close_on_emptying(db: Session, device_id: int, now: datetime) -> int:
     return len(reports)
 
 
+def open_count(db: Session, device_id: int, service_code: str) -> int:
+    """Open reports of one problem at one bin ("sensor_damaged" opens the crew's maintenance alert)."""
+    return db.exec(
+        select(func.count())
+        .select_from(CitizenReport)
+        .where(
+            CitizenReport.device_id == device_id,
+            CitizenReport.service_code == service_code,
+            CitizenReport.status == "open",
+        )
+    ).one()
+
+
 def photo_of(db: Session, report_id: int) -> CitizenReportPhoto | None:
     return db.get(CitizenReportPhoto, report_id)

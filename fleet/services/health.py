@@ -210,6 +210,7 @@ def gather(session: Session, device: Device, cfg: Settings, now: datetime) -> tu
         citizen_full_reports=citizen.full_reports_before(session, device.id, latest.measured_at, now)
         if latest
         else 0,
+        citizen_sensor_damaged=citizen.open_count(session, device.id, "sensor_damaged"),
     )
     details = {
         "radio": radio,
@@ -301,6 +302,13 @@ def judge(
     device.health_stale = False
     session.add(device)
     return found
+
+
+def citizen_judged(session: Session, device: Device, cfg: Settings) -> None:
+    """A citizen's report was filed or closed: judge the node at once, so a "sensor box damaged" report
+    opens (or its close closes) the crew's maintenance alert without waiting for the next uplink."""
+    judge(session, device, cfg)
+    session.commit()
 
 
 # What a stored frame can carry that opens or closes an alert: its node is judged at once, in the same

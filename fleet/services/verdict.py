@@ -29,6 +29,7 @@ ALERT_EXPLAINED_BY = {
     "sensor_fault": SENSOR_FAULTS,
     "decode_error": ("decode_errors",),
     "battery_low": ("battery_low",),
+    "maintenance": ("sensor_reported_damaged",),
 }
 
 
@@ -88,6 +89,7 @@ class Facts:
     citizen_full_reports: int = (
         0  # open "full" citizen reports of the last day, older than the newest reading
     )
+    citizen_sensor_damaged: int = 0  # open citizen reports "sensor box damaged": a crew must go and look
 
 
 def reasons(f: Facts, th: Thresholds) -> list[Reason]:
@@ -137,6 +139,8 @@ def reasons(f: Facts, th: Thresholds) -> list[Reason]:
     ):
         params = {"reports": f.citizen_full_reports, "fill_pct": latest["fill_pct"]}
         out.append(Reason("sensor_suspect", "warning", params))
+    if f.citizen_sensor_damaged:
+        out.append(Reason("sensor_reported_damaged", "warning", {"reports": f.citizen_sensor_damaged}))
     if f.battery_mv is not None and f.battery_mv < th.battery_low_mv:
         out.append(Reason("battery_low", "critical", {"battery_mv": f.battery_mv, "days_left": f.days_left}))
     elif f.days_left is not None and f.days_left < th.battery_warning_days:
@@ -229,6 +233,9 @@ def _battery(p: dict) -> str:
 _MESSAGES = {
     "sensor_suspect": lambda p: (
         f"{p['reports']} citizen report(s) say full, the sensor says {p['fill_pct']} %"
+    ),
+    "sensor_reported_damaged": lambda p: (
+        f"{p['reports']} citizen report(s) say the sensor box is damaged: inspect it"
     ),
     "offline": lambda p: (
         f"no uplink for {duration(p['silent_s'] or 0)}, expected every {duration(p['expected_s'] or 0)}"

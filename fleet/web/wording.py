@@ -48,6 +48,8 @@ def _params(t: Translator, code: str, p: dict) -> dict | None:
         if p.get("fill_pct") is None or p.get("reports") is None:
             return None
         return {"fill": t.number(p["fill_pct"]), "count": t.number(p["reports"])}
+    if code == "sensor_reported_damaged":
+        return None if p.get("reports") is None else {"count": t.number(p["reports"])}
     if code in ("battery_low", "battery_days_left"):
         if p.get("battery_mv") is None:
             return None

@@ -337,3 +337,49 @@ def test_full_reports_close_when_the_full_alarm_closes(client, tech, db) -> None
     assert closed["status"] == "closed" and "Geleert" in closed["status_notes"]
     others = client.get("/open311/v2/requests.json?status=open").json()
     assert [r["service_code"] for r in others] == ["smell_pests"]  # emptying does not fix a smell
+
+
+def test_sensor_box_damaged_opens_a_maintenance_task_until_the_crew_closes_it(app, client, tech, db) -> None:  # noqa: ANN001
+    """A citizen's "sensor box damaged" report opens the node's maintenance alert at once (no uplink
+    needed): the crew sees it on the node page and the overview; closing the report closes the alert."""
+    from fleet.models import Alert
+
+    dev = add_device(client, tech, street="Kirchplatz 2")["dev_eui"]
+    r = client.post(f"/report/{dev}", data={"service_code": "sensor_damaged", "note": "Kasten hängt lose"},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303
+    ref = int(r.headers["location"].split("/")[-1].split("?")[0])
+    (alert,) = db.exec(select(Alert).where(Alert.kind == "maintenance")).all()
+    assert alert.closed_at is None and alert.severity == "warning"
+    health = client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()
+    (reason,) = [x for x in health["reasons"] if x["code"] == "sensor_reported_damaged"]
+    assert reason["params"] == {"reports": 1} and "sensor box is damaged" in reason["message"]
+    crew = _signed_in(app, tech)
+    node_page = crew.get(f"/nodes/{dev}").text
+    assert "1 citizen report(s) say the sensor box is damaged: inspect it" in node_page
+    open_alerts = crew.get("/").text.split('id="recent-alarms"')[0]
+    assert 'id="alerts"' in open_alerts and "maintenance: sensor box" in open_alerts
+    # A "full" report is no maintenance task.
+    assert client.post(f"/report/{dev}", data={"service_code": "bin_full"}).status_code == 200
+    assert len(db.exec(select(Alert).where(Alert.kind == "maintenance")).all()) == 1
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', node_page).group(1)
+    close = crew.post(f"/nodes/{dev}/reports/{ref}/close", data={"note": "Neu verschraubt", "csrf": csrf},
+                      follow_redirects=False)  # fmt: skip
+    assert close.status_code == 303
+    db.expire_all()
+    assert db.get(Alert, alert.id).closed_at is not None
+    codes = [x["code"] for x in client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()["reasons"]]
+    assert "sensor_reported_damaged" not in codes and "alert_open" not in codes
+    assert "maintenance: sensor box" not in crew.get("/").text.split('id="recent-alarms"')[0]
+
+
+def test_open311_sensor_damaged_opens_the_maintenance_task(client, tech, admin, db) -> None:  # noqa: ANN001
+    from fleet.models import Alert
+
+    dev = add_device(client, tech)["dev_eui"]
+    key = client.post("/api/v1/tokens", json={"name": "maengelmelder", "role": "viewer"}, headers=admin)
+    assert key.status_code in (200, 201), key.text
+    data = {"api_key": key.json()["token"], "service_code": "sensor_damaged", "attribute[dev_eui]": dev}
+    assert client.post("/open311/v2/requests.json", data=data).status_code in (200, 201)
+    (alert,) = db.exec(select(Alert).where(Alert.kind == "maintenance")).all()
+    assert alert.closed_at is None

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from fleet.models import ApiToken, CitizenReport, Device
 from fleet.security import hash_token
 from fleet.services import citizen
+from fleet.services.health import citizen_judged
 from fleet.web.i18n import LANGUAGES, catalog
 from protocols.identity import normalize_eui
 
@@ -273,6 +274,7 @@ def _file_request(request: Request, values) -> list[dict]:  # noqa: ANN001
             lat=lat,
             lon=lon,
         )
+        citizen_judged(db, device, cfg)
         return [
             {
                 "service_request_id": report.id,

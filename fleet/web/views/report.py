@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from fleet.models import CitizenReport, Device
 from fleet.services import citizen
+from fleet.services.health import citizen_judged
 from fleet.web import fleetdata, queries, wording
 from fleet.web.i18n import Translator
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
@@ -114,7 +115,9 @@ async def file_report(
             key=sender_key,
             source="web",
         )
-    return RedirectResponse(f"/report/status/{report.id}?new=1", status_code=303)
+        ref = report.id
+        citizen_judged(db, device, cfg)
+    return RedirectResponse(f"/report/status/{ref}?new=1", status_code=303)
 
 
 @router.get("/report/status/{report_id}")
@@ -168,5 +171,6 @@ def close_report(
             return error_page(request, 404, t("error.not_found"), t("report.no_such", ref=report_id), user, t)
         if report.status == "open":
             citizen.close_report(db, report, text, author=user.name)
+            citizen_judged(db, device, fleetdata.settings(request))
         url = wording.node_url(device.dev_eui)
     return RedirectResponse(f"{url}#reports", status_code=303)
