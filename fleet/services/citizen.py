@@ -164,6 +164,20 @@ def open_reports(db: Session, device_id: int) -> list[CitizenReport]:
     )
 
 
+def open_across(db: Session, limit: int) -> tuple[int, list[tuple[CitizenReport, Device]]]:
+    """All open reports of the city (how many) and the newest `limit` with their bins, for the overview."""
+    is_open = CitizenReport.status == "open"
+    total = db.exec(select(func.count()).select_from(CitizenReport).where(is_open)).one()
+    rows = db.exec(
+        select(CitizenReport, Device)
+        .join(Device, Device.id == CitizenReport.device_id)
+        .where(is_open)
+        .order_by(col(CitizenReport.id).desc())
+        .limit(limit)
+    ).all()
+    return total, list(rows)
+
+
 def find(
     db: Session,
     *,

@@ -383,3 +383,36 @@ def test_open311_sensor_damaged_opens_the_maintenance_task(client, tech, admin, 
     assert client.post("/open311/v2/requests.json", data=data).status_code in (200, 201)
     (alert,) = db.exec(select(Alert).where(Alert.kind == "maintenance")).all()
     assert alert.closed_at is None
+
+
+def test_overview_lists_the_open_citizen_reports(app, client, tech, db) -> None:  # noqa: ANN001
+    """The crew's overview counts every open report and lists the newest with bin, place and problem;
+    a closed report leaves the list."""
+    import fleet.web.views.overview as overview
+
+    first = add_device(client, tech, name="Markt 1", street="Marktplatz 1", district="Mitte")["dev_eui"]
+    second = add_device(client, tech, name="Ring 7", street="Ring 7", district="Süd")["dev_eui"]
+    refs = [_file_full(client, first)]
+    for code in ("dumped_waste", "lid_problem"):
+        r = client.post(f"/report/{second}", data={"service_code": code}, follow_redirects=False)
+        refs.append(int(r.headers["location"].split("/")[-1].split("?")[0]))
+    crew = _signed_in(app, tech)
+    page = crew.get("/").text
+    section = page.split('id="citizen-reports"')[1].split("</section>")[0]
+    assert "Citizen reports (3 open)" in section
+    assert "Markt 1</a> (Marktplatz 1, Mitte): Full or overflowing" in section
+    assert "Ring 7</a> (Ring 7, Süd): Waste dumped next to it" in section
+    assert f'href="/nodes/{first}#reports"' in section and f'href="/report/status/{refs[0]}"' in section
+    # More than the list holds: the heading still counts all, a line says how many are not listed.
+    old = overview.OVERVIEW_REPORTS
+    overview.OVERVIEW_REPORTS = 2
+    try:
+        section = crew.get("/").text.split('id="citizen-reports"')[1].split("</section>")[0]
+    finally:
+        overview.OVERVIEW_REPORTS = old
+    assert "Citizen reports (3 open)" in section and "1 older open reports" in section
+    assert "Marktplatz 1" not in section  # the oldest is the one left out
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', crew.get(f"/nodes/{first}").text).group(1)
+    crew.post(f"/nodes/{first}/reports/{refs[0]}/close", data={"note": "geleert", "csrf": csrf})
+    section = crew.get("/").text.split('id="citizen-reports"')[1].split("</section>")[0]
+    assert "Citizen reports (2 open)" in section and "Marktplatz 1" not in section

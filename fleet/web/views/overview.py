@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from fleet.services import citizen
 from fleet.services.health import fleet_summary
 from fleet.web import fleetdata, queries, wording
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
@@ -14,6 +15,7 @@ from fleet.web.views import where
 router = APIRouter()
 
 STATES = ("ok", "warning", "critical", "offline")
+OVERVIEW_REPORTS = 10  # the newest open citizen reports listed; the heading counts them all
 
 
 def _int_or_none(text: str) -> int | None:
@@ -51,6 +53,12 @@ def overview(
             wording.alarm_view(t, alert, device)
             for alert, device in queries.recent_alarms(db, since, cleared_only=True)
         ]
+        reports_total, open_reports = citizen.open_across(db, OVERVIEW_REPORTS)
+        reports = [
+            {**citizen.summary(report), "node_name": wording.display_name(device),
+             "node_url": wording.node_url(device.dev_eui)}
+            for report, device in open_reports
+        ]  # fmt: skip
         groups = queries.group_names(db)
         nodes = [wording.node_row(t, device, state, reading, now) for device, state, reading in rows]
         map_context = where.overview_context(request, t, rows)
@@ -62,6 +70,8 @@ def overview(
             "counts": summary["by_status"],
             "alerts": alerts,
             "cleared": cleared,
+            "reports": reports,
+            "reports_total": reports_total,
             "alarm_days": queries.RECENT_ALARM_DAYS,
             "nodes": nodes,
             "total": summary["total"],
