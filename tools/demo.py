@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import typer
 
 
@@ -81,7 +82,9 @@ def demo(
         caught_up = catch_up(emu, on_progress=lambda e: _progress(console, e))
         emu.clock.pace(speed, caught_up)
         fleet.start_sweeping(30)
-    except (EmulatorError, RuntimeError, NodeToolError) as e:
+        with httpx.Client(base_url=fleet.url, timeout=30) as http:
+            reports = file_citizen_reports(http, fleet.admin_token, [n.dev_eui for n in sc.nodes])
+    except (EmulatorError, RuntimeError, NodeToolError, httpx.HTTPError) as e:
         console.print(f"[red]error:[/red] {e}")
         emu.stop()
         fleet.stop()
@@ -102,6 +105,8 @@ def demo(
         f"  ingest      POST {fleet.url}/integrations/chirpstack  (Bearer {fleet.ingest_token})",
         f"  ChirpStack  simulated gRPC API on {emu.grpc.target}  (Bearer {fleet.grpc_api_token})",
         f"  database    {db}",
+        f"  reports     {len(reports)} citizen reports filed through Open311 ({', '.join(reports)}):"
+        f" {fleet.url}/open311/v2/requests.json",
         "A technician token for this database:",
         f"  KUMPEL_ENV=development KUMPEL_DATABASE_URL=sqlite:///{db} kumpel fleet token create"
         " --role technician --name technician",
@@ -125,6 +130,36 @@ def demo(
     finally:
         emu.stop()
         fleet.stop()
+
+
+# What the demo's citizens report (issue 16), filed through Open311 as the city's Mängelmelder would.
+DEMO_REPORTS = (
+    ("bin_full", "Quillt über, Flaschen liegen daneben."),
+    ("sensor_damaged", "Der graue Kasten unter dem Deckel hängt lose an einem Kabel."),
+    ("dumped_waste", "Zwei Müllsäcke neben dem Behälter abgestellt."),
+)
+
+
+def file_citizen_reports(http: httpx.Client, admin_token: str, dev_euis: list[str]) -> list[str]:
+    """A few citizen reports so a newcomer sees them on the overview and the node pages: "full" on the
+    fullest bin now (the one the scenario filled), "sensor box damaged" and "dumped waste" on others. Filed
+    through the real Open311 POST with a client key of their own, like a city's app; returns
+    "<service_code> <DevEUI>" per report."""
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    key = http.post("/api/v1/tokens", json={"name": "demo Mängelmelder", "role": "viewer"}, headers=admin)
+    key.raise_for_status()
+
+    def fill(eui: str) -> float:
+        latest = http.get(f"/api/v1/devices/{eui}/health", headers=admin).json().get("last_reading") or {}
+        return latest.get("fill_pct") or 0
+
+    by_fill = sorted(dev_euis, key=fill, reverse=True)
+    filed = []
+    for (code, text), eui in zip(DEMO_REPORTS, by_fill, strict=False):
+        form = {"api_key": key.json()["token"], "service_code": code, "attribute[dev_eui]": eui}
+        http.post("/open311/v2/requests.json", data=form | {"description": text}).raise_for_status()
+        filed.append(f"{code} {eui.upper()}")
+    return filed
 
 
 def catch_up(emu, on_progress=None, every_s: float = 10.0, close_s: float = 5.0) -> int:

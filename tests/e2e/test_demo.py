@@ -65,6 +65,14 @@ def test_first_overview_after_the_url_shows_the_district_as_it_is_now(tmp_path):
             # uplink that raises a flag may open an offline alert that the replay closes again
             alerts = api.get("/alerts").json()
             assert not [a for a in alerts if a["kind"] == "offline"], alerts
+            # the district's citizens have reported: a full bin, a damaged sensor box, dumped waste
+            reports = httpx.get(f"{base.removesuffix('/api/v1')}/open311/v2/requests.json", timeout=30).json()
+            assert sorted(r["service_code"] for r in reports) == [
+                "bin_full",
+                "dumped_waste",
+                "sensor_damaged",
+            ]
+            assert [a for a in alerts if a["kind"] == "maintenance"], alerts
             for node in health["worst"]:  # the replayed history reaches now, and not beyond
                 last = datetime.fromisoformat(node["last_seen_at"].replace("Z", "+00:00"))
                 assert seen_at - timedelta(hours=3) < last <= seen_at + timedelta(seconds=5), node

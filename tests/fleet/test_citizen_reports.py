@@ -416,3 +416,22 @@ def test_overview_lists_the_open_citizen_reports(app, client, tech, db) -> None:
     crew.post(f"/nodes/{first}/reports/{refs[0]}/close", data={"note": "geleert", "csrf": csrf})
     section = crew.get("/").text.split('id="citizen-reports"')[1].split("</section>")[0]
     assert "Citizen reports (2 open)" in section and "Marktplatz 1" not in section
+
+
+def test_the_demo_files_its_citizen_reports_through_open311(client, admin, tech, db) -> None:  # noqa: ANN001
+    """`kumpel demo` seeds its district with reports (tools/demo.py: file_citizen_reports) through the real
+    Open311 POST: "full" on the fullest bin, "sensor box damaged" (a maintenance alert) on the next."""
+    from fleet.models import Alert, utcnow
+    from tools.demo import file_citizen_reports
+
+    euis = [add_device(client, tech, street=f"Demo {i}")["dev_eui"] for i in range(4)]
+    for n, (eui, distance) in enumerate(zip(euis, (90, 12, 60, 100), strict=True), start=1):
+        _measure(client, eui, n, distance, [], utcnow())  # the second bin is the fullest (90 %)
+    filed = file_citizen_reports(client, admin["Authorization"].split()[1], euis)
+    assert filed == [f"bin_full {euis[1]}", f"sensor_damaged {euis[2]}", f"dumped_waste {euis[0]}"]
+    requests = {r["service_code"]: r for r in client.get("/open311/v2/requests.json?extensions=true").json()}
+    assert requests["bin_full"]["extended_attributes"]["dev_eui"] == euis[1]
+    assert requests["sensor_damaged"]["description"].startswith("Der graue Kasten")
+    assert all(r["status"] == "open" for r in requests.values())
+    (alert,) = db.exec(select(Alert).where(Alert.kind == "maintenance")).all()
+    assert alert.closed_at is None
