@@ -5,12 +5,17 @@ service never sees vendor shapes; adapters implement NetworkServer so config and
 care which LNS is configured.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# Uplink.dedup_key is VARCHAR(120): an LNS id longer than this (less our prefix) cannot be an idempotency key.
+DEDUP_KEY_MAX = 120
+
 
 class IngestError(ValueError):
-    """An inbound message we refuse (HTTP 4xx): the message says what was wrong."""
+    """An inbound message we refuse (HTTP 4xx): the message says what was wrong. 400: not JSON/protobuf at
+    all; 422: well-formed but a field has the wrong type or an impossible value."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -48,6 +53,28 @@ class EventIn:
     data: dict = field(default_factory=dict)
     lns_ref: str | None = None  # queue item / correlation id of the downlink it concerns
     acknowledged: bool | None = None
+
+
+def finite(value: float | None) -> float | None:
+    """A radio measurement, or None ("unknown") when the network server sent NaN or an infinity: protobuf
+    JSON writes those as "NaN"/"Infinity", and neither JSON columns nor the pages can hold them."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def scrub(value: object) -> object:
+    """A JSON-ready copy of what a network server sent, for storing as-is: non-finite numbers become None
+    (unknown) and NUL characters are dropped from strings (PostgreSQL text cannot hold them)."""
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {str(scrub(k)): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
 
 
 def norm_eui(value: object, what: str = "DevEUI") -> str:
