@@ -5,12 +5,13 @@ import contextlib
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
 from fleet import db
+from fleet.api.deps import PROBLEMS, refuse_nul
 from fleet.api.routes import (
     alerts,
     commands,
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
         unknown,
         verifications,
     ):
-        app.include_router(module.router, prefix=API)
+        app.include_router(module.router, prefix=API, dependencies=[Depends(refuse_nul)], responses=PROBLEMS)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
@@ -129,5 +130,5 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     except Exception:  # the pages are optional: ingest and the API must come up without them
         log.exception("field-crew pages (fleet.web) not mounted")
     else:
-        app.include_router(web_router)
+        app.include_router(web_router, dependencies=[Depends(refuse_nul)])
     return app

@@ -230,6 +230,8 @@ def import_csv(session: Session, cfg: Settings, adapter: NetworkServer, text: st
     Returns [{"row", "dev_eui", "result": created|updated|rejected, "reason"?, "app_key"?}]; the AppKey is
     included only for created rows (shown once). Separators `,` or `;` (sniffed); groups/tags split on `|`.
     """
+    if "\x00" in text:
+        raise ProvisioningError("CSV contains a NUL character: is it a text file?")
     try:
         dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:

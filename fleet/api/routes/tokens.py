@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from sqlmodel import select
 
-from fleet.api.deps import ROLES, Admin, SessionDep
+from fleet.api.deps import ROLES, Admin, RowId, SessionDep
 from fleet.models import ApiToken, utcnow
 from fleet.services import tokens
 
@@ -31,7 +31,7 @@ def list_tokens(session: SessionDep, _: Admin) -> list[dict]:
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke(token_id: int, session: SessionDep, _: Admin) -> None:
+def revoke(token_id: RowId, session: SessionDep, _: Admin) -> None:
     row = session.get(ApiToken, token_id)
     if row is None:
         raise HTTPException(404, f"no token {token_id}")
