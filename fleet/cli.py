@@ -83,10 +83,14 @@ def migrate() -> None:
 
 @app.command()
 def mqtt() -> None:
-    """Ingest from the ChirpStack MQTT integration (application/+/device/+/event/+) until Ctrl-C."""
+    """Ingest from the ChirpStack MQTT integration until Ctrl-C (KUMPEL_MQTT_TOPIC, KUMPEL_MQTT_CLIENT_ID).
+
+    Each message is acknowledged to the broker only after it is committed; with the stable client id the
+    broker keeps what arrives while this is stopped and delivers it on the next start."""
     import threading
 
     from fleet.api.routes.integrations import handle
+    from fleet.lns.base import LnsError
     from fleet.lns.mqtt import Subscriber
     from fleet.metrics import Metrics
 
@@ -107,9 +111,17 @@ def mqtt() -> None:
             handle=on_item,
             username=cfg.mqtt_username,
             password=cfg.mqtt_password,
+            topic=cfg.mqtt_topic,
+            client_id=cfg.mqtt_client_id,
+            session_expiry_s=cfg.mqtt_session_expiry_s,
         )
-        sub.start()
-        console.print(f"subscribed to {cfg.mqtt_host}:{cfg.mqtt_port} application/+/device/+/event/+")
+        try:
+            sub.start()
+        except LnsError as exc:
+            _fail(str(exc))
+        console.print(
+            f"subscribed to {cfg.mqtt_host}:{cfg.mqtt_port} {cfg.mqtt_topic} as client {sub.client_id}"
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     mqtt_port: int = 1883
     mqtt_username: str = ""
     mqtt_password: str = ""
+    # The subscriber (`kumpel fleet mqtt`): a stable client id per consumer process keeps its broker
+    # session (and the QoS 1 messages queued while it is down) for mqtt_session_expiry_s. The topic
+    # filter may be a shared subscription, e.g. $share/kumpel/application/+/device/+/event/+.
+    mqtt_client_id: str = "kumpel-fleet"
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
+    mqtt_topic: str = "application/+/device/+/event/+"
     tts_url: str = ""  # e.g. https://eu1.cloud.thethings.network
     tts_application_id: str = ""
     tts_webhook_id: str = ""
