@@ -200,7 +200,7 @@ def devices_add(
     board: str = "devkit_rak3172",
 ) -> None:
     """Register one node; prints its AppKey once."""
-    from fleet.services.provisioning import DeviceIn, ProvisioningError, create_device
+    from fleet.services.provisioning import DeviceIn, ProvisioningError, create_device, registration
 
     with _db() as (session, cfg, adapter):
         try:
@@ -221,6 +221,7 @@ def devices_add(
             f"created {device.dev_eui} (JoinEUI {device.join_eui}); AppKey, shown once: "
             f"[bold]{app_key}[/bold]"
         )
+        console.print(registration(adapter, device), highlight=False)
 
 
 @devices_app.command("import")

@@ -88,13 +88,17 @@ def norm_eui(value: object, what: str = "DevEUI") -> str:
 
 
 class NetworkServer:
-    """Outbound side of an LNS. `available` False means: keep downlinks queued, register nothing."""
+    """Outbound side of an LNS. `available` False means: keep downlinks queued. `registers` False means
+    registration is not automated here: devices are stored, and `manual_registration` tells the
+    technician where to register them."""
 
     name = "none"
     available = False
+    registers = False
+    manual_registration = "no network server configured (KUMPEL_LNS=none): register it in your network server"
 
     def register_device(self, *, dev_eui: str, join_eui: str, app_key: str, name: str) -> None:
-        raise LnsError("no network server configured (KUMPEL_LNS=none): device stored, not registered")
+        raise LnsError(self.manual_registration)
 
     def enqueue(self, *, dev_eui: str, fport: int, payload: bytes, confirmed: bool = False) -> str:
         raise LnsError("no network server configured (KUMPEL_LNS=none): downlink stays queued")

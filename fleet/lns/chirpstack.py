@@ -162,6 +162,7 @@ class ChirpStackGrpc(NetworkServer):
 
     name = "chirpstack-grpc"
     available = True
+    registers = True
 
     def __init__(
         self,

@@ -123,6 +123,10 @@ class ChirpStackMqtt(NetworkServer):
 
     name = "chirpstack-mqtt"
     available = True
+    manual_registration = (
+        "ChirpStack's MQTT integration cannot register devices: add it in ChirpStack (web UI or API), "
+        "or set KUMPEL_LNS=chirpstack-grpc to automate it"
+    )
 
     def __init__(
         self, *, host: str, port: int, application_id: str, username: str = "", password: str = ""
@@ -136,9 +140,6 @@ class ChirpStackMqtt(NetworkServer):
         except OSError as exc:
             raise LnsError(f"MQTT broker {host}:{port} unreachable: {exc}") from exc
         self._c.loop_start()
-
-    def register_device(self, *, dev_eui: str, join_eui: str, app_key: str, name: str) -> None:
-        raise LnsError("ChirpStack MQTT cannot register devices: configure KUMPEL_CHIRPSTACK_GRPC for that")
 
     def enqueue(self, *, dev_eui: str, fport: int, payload: bytes, confirmed: bool = False) -> str:
         ref = str(uuid.uuid4())

@@ -230,6 +230,10 @@ class TtsWebhook(NetworkServer):
 
     name = "ttn"
     available = True
+    manual_registration = (
+        "registration with The Things Stack is not automated: add the device in its console "
+        "or with `ttn-lw-cli end-devices create` (adapter point: fleet/lns/ttn.py)"
+    )
 
     def __init__(
         self,
@@ -250,12 +254,6 @@ class TtsWebhook(NetworkServer):
             transport=transport,
         )
         self._path = f"/api/v3/as/applications/{application_id}/webhooks/{webhook_id}/devices/{{}}/down/push"
-
-    def register_device(self, *, dev_eui: str, join_eui: str, app_key: str, name: str) -> None:
-        raise LnsError(
-            "registration with The Things Stack is not automated: add the device in its console "
-            "or with `ttn-lw-cli end-devices create` (adapter point: fleet/lns/ttn.py)"
-        )
 
     def enqueue(self, *, dev_eui: str, fport: int, payload: bytes, confirmed: bool = False) -> str:
         body = {

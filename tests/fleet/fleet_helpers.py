@@ -33,6 +33,7 @@ class RecordingNetworkServer(NetworkServer):
 
     name = "recording"
     available = True
+    registers = True
 
     def __init__(self) -> None:
         self.registered: list[dict] = []

@@ -68,6 +68,7 @@ def _row(device: Device, groups: list[str], last: Verification | None) -> dict:
 
 class DeviceCreated(DevicePublic):
     app_key: str  # shown once, for flashing
+    registration: str  # the registration step's outcome: "registered with ..." / "not registered: <where>"
 
 
 def public(session, device: Device, extra: dict | None = None) -> dict:  # noqa: ANN001
@@ -135,7 +136,9 @@ def add_device(
         raise _fail(exc) from exc
     session.commit()
     session.refresh(device)
-    return public(session, device, {"app_key": app_key})
+    return public(
+        session, device, {"app_key": app_key, "registration": provisioning.registration(adapter, device)}
+    )
 
 
 @router.get("/{dev_eui}", response_model=DevicePublic)
@@ -179,7 +182,9 @@ def rotate_keys(
         raise _fail(exc) from exc
     session.commit()
     session.refresh(device)
-    return public(session, device, {"app_key": app_key})
+    return public(
+        session, device, {"app_key": app_key, "registration": provisioning.registration(adapter, device)}
+    )
 
 
 @router.post("/{dev_eui}/register", response_model=DevicePublic)
