@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
 from fleet import db
-from fleet.api.deps import PROBLEMS, refuse_nul
+from fleet.api.deps import PROBLEMS, check_metrics_access, refuse_nul
 from fleet.api.routes import (
     alerts,
     commands,
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     def healthz() -> dict:
         return {"ok": True}
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(check_metrics_access)])
     def metrics() -> Response:
         return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 

@@ -138,17 +138,22 @@ def sweep_cmd() -> None:
 
 
 @token_app.command("create")
-def token_create(role: str = typer.Option(..., help="admin | technician | viewer"), name: str = "") -> None:
+def token_create(
+    role: str = typer.Option(..., help="admin | technician | viewer"),
+    name: str = "",
+    expires_days: int = typer.Option(90, help="days until it expires; 0: never (machine tokens)"),
+) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     from fleet.services import tokens
 
     with _db() as (session, _, _a):
         try:
-            row, token = tokens.create(session, name=name, role=role)
+            row, token = tokens.create(session, name=name, role=role, expires_in_days=expires_days or None)
         except ValueError as exc:
             _fail(str(exc))
         session.commit()
-        console.print(f"token {row.id} ({row.role}): [bold]{token}[/bold]")
+        expiry = f"expires {row.expires_at.date().isoformat()}" if row.expires_at else "never expires"
+        console.print(f"token {row.id} ({row.role}, {expiry}): [bold]{token}[/bold]")
         typer.echo(token, file=sys.stderr)
 
 

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     downlink_backoff_s: int = 900
     downlink_expiry_s: int = 3 * 24 * 3600
 
+    # /metrics (Prometheus): with a token, only `Authorization: Bearer <metrics_token>` may read it (from
+    # anywhere); without one, only clients from these networks (behind a reverse proxy, uvicorn takes the
+    # client address from X-Forwarded-For when the proxy is trusted: --forwarded-allow-ips).
+    metrics_token: str = ""
+    metrics_networks: str = "127.0.0.0/8,::1/128"
+
     # Health and alerts
     late_factor: float = 1.0  # later than 1x the expected interval: late
     offline_factor: float = 1.5  # later than 1.5x the expected interval: offline (as ChirpStack)

@@ -1,6 +1,7 @@
 """Request dependencies: database session, caller token and role, the settings and the LNS adapter."""
 
 import hmac
+import ipaddress
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 from fleet.lns.base import NetworkServer
 from fleet.models import ApiToken, Device, utcnow
 from fleet.security import hash_token
+from fleet.services import tokens
 from fleet.services.tokens import ROLES
 from fleet.settings import Settings
 
@@ -49,9 +51,9 @@ def _bearer(request: Request) -> str:
 
 def current_token(request: Request, session: SessionDep) -> ApiToken:
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(_bearer(request)))).first()
-    if token is None or token.revoked_at is not None:
-        raise HTTPException(401, "unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"})
     now = utcnow()
+    if (why := tokens.refusal(token, now)) is not None:
+        raise HTTPException(401, why, headers={"WWW-Authenticate": "Bearer"})
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now  # throttled: not a write per request
         session.add(token)
@@ -82,6 +84,30 @@ async def check_ingest_token(request: Request, cfg: SettingsDep) -> None:
         raise HTTPException(503, "ingest disabled: KUMPEL_INGEST_TOKEN is not set on the fleet manager")
     if not hmac.compare_digest(_bearer(request).encode(), cfg.ingest_token.encode()):
         raise HTTPException(401, "wrong ingest token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_metrics_access(request: Request, cfg: SettingsDep) -> None:
+    """/metrics tells an outsider how big the fleet is and what fails: a token, or an internal address."""
+    if cfg.metrics_token:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), cfg.metrics_token.encode()
+        ):
+            raise HTTPException(401, "metrics need 'Authorization: Bearer <KUMPEL_METRICS_TOKEN>'")
+        return
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    networks = [
+        ipaddress.ip_network(n.strip(), strict=False) for n in cfg.metrics_networks.split(",") if n.strip()
+    ]
+    if address is None or not any(address in n for n in networks):
+        raise HTTPException(
+            403, "metrics are served to KUMPEL_METRICS_NETWORKS only (or set KUMPEL_METRICS_TOKEN)"
+        )
 
 
 def device_or_404(session: Session, dev_eui: str) -> Device:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from fleet.web.render import STATIC_DIR, static_version
-from fleet.web.views import auth, devices, node, overview, rollouts, tech
+from fleet.web.views import auth, devices, node, overview, rollouts, tech, tokens
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
@@ -13,6 +13,7 @@ router.include_router(node.router)
 router.include_router(tech.router)
 router.include_router(rollouts.router)
 router.include_router(devices.router)
+router.include_router(tokens.router)
 
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 

@@ -9,6 +9,7 @@ what was wrong, or the uplink is stored (with the impossible value as "unknown")
 import base64
 import json
 import math
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -128,8 +129,14 @@ def test_chirpstack_non_finite_snr_is_unknown_and_pages_keep_working(client, tec
     assert all(u.rx_info[0]["rssi"] == -90 for u in ups)
     for path in (f"/api/v1/devices/{dev}/uplinks", f"/api/v1/devices/{dev}/health", f"/api/v1/devices/{dev}"):
         assert client.get(path, headers=tech).status_code == 200, path
-    client.post("/signin", data={"token": tech["Authorization"].split()[1]}, follow_redirects=False)
+    form = client.get("/signin")
+    client.cookies.set("kumpel_signin", form.cookies["kumpel_signin"])  # Secure cookie over plain http
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    token = tech["Authorization"].split()[1]
+    signin = client.post("/signin", data={"token": token, "csrf": csrf}, follow_redirects=False)
+    client.cookies.set("kumpel_session", signin.cookies["kumpel_session"])  # Secure cookie over http
     page = client.get(f"/nodes/{dev}")
+    assert "signin" not in str(page.url)
     assert page.status_code == 200, page.text[:300]
 
 
