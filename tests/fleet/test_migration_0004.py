@@ -43,7 +43,8 @@ def test_upgrade_to_0004_widens_lns_integers_and_repairs_non_finite_values(old_e
         device = {
             "dev_eui": "'70B3D57ED0000001'", "join_eui": "'0000000000000000'", "name": "'bin'",
             "hardware_model": "''", "board": "'devkit_rak3172'", "street": "''", "district": "''",
-            "app_key_enc": "''", "tags": "'[]'", "lns_registered": "false", "created_at": "'2026-11-01 08:00'",
+            "app_key_enc": "''", "tags": "'[]'", "lns_registered": "false",
+            "created_at": "'2026-11-01 08:00'",
             "expected_interval_s": "7200", "rejoins": "0", "health_status": "'unknown'",
             "health_reasons": "'[]'", "health_rank": "0", "health_stale": "false", "last_fcnt": "2147483647",
         }  # fmt: skip
