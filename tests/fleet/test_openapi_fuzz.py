@@ -26,7 +26,7 @@ from sqlmodel import select
 from fleet.models import Alert, ApiToken
 from protocols import codec
 
-EXAMPLES = int(os.environ.get("KUMPEL_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("KUMPEL_FUZZ_EXAMPLES", "50"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
