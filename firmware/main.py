@@ -14,5 +14,5 @@ except Exception as e:  # noqa: BLE001  (last line of defence on the device)
     import sys
 
     print("[0] ERROR cycle crashed:")
-    sys.print_exception(e)  # type: ignore[attr-defined]  # MicroPython-only, absent from typeshed
+    sys.print_exception(e)  # MicroPython-only (micropython-stdlib-stubs has it)
     machine.deepsleep(300000)

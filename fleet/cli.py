@@ -30,19 +30,37 @@ STATUS_STYLE = {
 }
 
 
-@contextmanager
-def _db():
-    from fleet import db
-    from fleet.lns.factory import make_adapter
+def _settings():  # noqa: ANN202
     from fleet.settings import Settings
 
     try:
-        cfg = Settings()
+        return Settings()
     except ValueError as exc:
         console.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    engine = db.make_engine(cfg.database_url)
-    db.migrate(engine)
+
+
+@contextmanager
+def _db(create: bool = False):
+    """The configured database, migrated to the newest revision. Only `create` (init, migrate, serve) may
+    make a new one: every other command refuses a database that does not exist yet and names the one it
+    looked for, instead of succeeding against a new empty file."""
+    from fleet import db
+    from fleet.cli_db import DatabaseProblem, open_database
+    from fleet.lns.factory import make_adapter
+
+    cfg = _settings()
+    try:
+        engine = open_database(cfg.database_url, create=create)
+        db.migrate(engine)
+    except DatabaseProblem as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # a server that stops answering half-way through the migration
+        from fleet.cli_db import describe
+
+        console.print(f"[red]error:[/red] {describe(cfg.database_url, exc)}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     adapter = make_adapter(cfg)
     try:
         with Session(engine) as session:
@@ -68,16 +86,28 @@ def _device(session: Session, dev_eui: str):  # noqa: ANN202
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn."""
+    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn; creates the database."""
     import uvicorn
 
+    with _db(create=True):  # one clear line for a database that does not answer, before uvicorn starts
+        pass
     uvicorn.run("fleet.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 @app.command()
+def init() -> None:
+    """Create the database (KUMPEL_DATABASE_URL) with the newest schema; safe on an existing one."""
+    from fleet.cli_db import where
+
+    with _db(create=True) as (_s, cfg, _a):
+        console.print(f"database ready at {where(cfg.database_url)}", soft_wrap=True)
+        console.print("next: kumpel fleet token create --role admin")
+
+
+@app.command()
 def migrate() -> None:
-    """Apply database migrations (serve does this at start-up too)."""
-    with _db():
+    """Apply database migrations (serve does this at start-up too); creates the database like init."""
+    with _db(create=True):
         console.print("database at the newest revision")
 
 

@@ -13,11 +13,11 @@ except ImportError:  # CPython
 
 
 from protocols import settings as _settings
+from protocols.hardware import RESET_CAUSES  # noqa: F401  (its home; status, uplink and codec use it from here)
 
 VERSION = const(1)  # format version of every frame (top 3 bits of byte 0)
 
 FLAG_NAMES = ("ultrasonic_fault", "climate_fault", "low_battery", "fire_alarm", "bin_full", "config_pending")
-RESET_CAUSES = ("unknown", "power_on", "hard", "watchdog", "deepsleep", "soft", "brownout")
 COMMANDS = {1: "reboot", 2: "status_now", 3: "measure_now", 4: "rejoin"}
 REPORT_STATUSES = _settings.STATUSES
 

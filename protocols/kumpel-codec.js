@@ -6,6 +6,7 @@
 
 var KUMPEL_VERSION = 1;
 var FLAG_NAMES = ['ultrasonic_fault', 'climate_fault', 'low_battery', 'fire_alarm', 'bin_full', 'config_pending'];
+// protocols/hardware.py RESET_CAUSES is the home of these names (tests/protocols/test_codec_js.py)
 var RESET_CAUSES = ['unknown', 'power_on', 'hard', 'watchdog', 'deepsleep', 'soft', 'brownout'];
 var COMMANDS = { 1: 'reboot', 2: 'status_now', 3: 'measure_now', 4: 'rejoin' };
 var REPORT_STATUSES = ['ok', 'unknown_key', 'out_of_range', 'bad_format'];
@@ -517,7 +518,8 @@ function encodeConfigReport(configVersion, entries) {
     } else {
       fail('format', 'config report entry ' + i + ' must be (setting_id, status)');
     }
-    if (!isInt(id) || id < 0 || id > 31) fail('range', 'config report entry ' + i + ': setting id ' + show(id) + ' is not 0..31');
+    if (!isInt(id)) fail('format', 'config report entry ' + i + ': setting id ' + show(id) + ' is not a number');
+    if (id < 0 || id > 31) fail('range', 'config report entry ' + i + ': setting id ' + show(id) + ' is not 0..31');
     var code = REPORT_STATUSES.indexOf(status);
     if (code < 0) {
       fail('format', 'config report entry ' + i + ': status ' + show(status) + '; known: ' + REPORT_STATUSES.join(', '));
@@ -529,7 +531,7 @@ function encodeConfigReport(configVersion, entries) {
 
 function decodeConfigReport(bytes) {
   checkVersion(bytes, 4);
-  if (bytes.length < 3) lengthError(4, bytes.length, 'at least 3');
+  if (bytes.length < 3 || bytes.length > MAX_PAYLOAD) lengthError(4, bytes.length, '3 to 51'); // SPEC: <= 48 entries
   if (bytes[0] & 0x1f) fail('reserved', 'fPort 4 reserved bits (byte 0, bits 4-0) are not 0');
   var entries = [];
   for (var i = 3; i < bytes.length; i++) {
@@ -666,23 +668,33 @@ function errorResult(e) {
   return { errors: ['internal: ' + String(e)] };
 }
 
-function binHeightFrom(input) {
+// The device variable bin_height_cm (ChirpStack / TTS): a whole number of cm inside the setting's range,
+// or no fill_pct at all: "12O" or "120cm" read leniently would give a silently wrong fill.
+function binHeightFrom(input, warnings) {
   var vars = input && input.variables;
   if (!vars || vars.bin_height_cm === undefined || vars.bin_height_cm === null) return null;
-  var h = typeof vars.bin_height_cm === 'number' ? vars.bin_height_cm : parseFloat(vars.bin_height_cm);
-  return h > 0 ? h : null;
+  var raw = vars.bin_height_cm;
+  var h = typeof raw === 'number' ? raw : typeof raw === 'string' && /^[0-9]+$/.test(raw) ? parseInt(raw, 10) : NaN;
+  var s = settingByName('bin_height_cm');
+  if (!isInt(h) || h < s[3] || h > s[4]) {
+    warnings.push('variables.bin_height_cm ' + show(raw) + ' is not a whole number of cm in ' + s[3] + '..' + s[4] +
+      ': fill_pct left out');
+    return null;
+  }
+  return h;
 }
 
 // TS013: {bytes, fPort, recvTime, variables?} -> {data} | {errors}
 function decodeUplink(input) {
   try {
     var data = decodeUplinkData(input.fPort, input.bytes);
-    var height = binHeightFrom(input);
+    var warnings = [];
+    var height = binHeightFrom(input, warnings);
     if (height !== null) {
       var readings = data.type === 'batch' ? data.readings : data.type === 'measurement' ? [data] : [];
       for (var i = 0; i < readings.length; i++) readings[i].fill_pct = fillPercent(readings[i].distance_cm, height);
     }
-    return { data: data };
+    return warnings.length ? { data: data, warnings: warnings } : { data: data };
   } catch (e) {
     return errorResult(e);
   }
@@ -724,6 +736,7 @@ if (typeof module !== 'undefined' && module.exports) {
     encodeCommand: encodeCommand,
     fillPercent: fillPercent,
     CodecError: CodecError,
-    SETTINGS: SETTINGS
+    SETTINGS: SETTINGS,
+    RESET_CAUSES: RESET_CAUSES
   };
 }

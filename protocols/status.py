@@ -114,7 +114,11 @@ def encode_config_report(config_version, entries):
             sid, status = e
         else:
             raise CodecError("format", "config report entry " + str(i) + " must be (setting_id, status)")
-        if not isinstance(sid, int) or isinstance(sid, bool) or sid < 0 or sid > 31:
+        if not isinstance(sid, int) or isinstance(sid, bool):  # SPEC errors: wrong type is `format`
+            raise CodecError(
+                "format", "config report entry " + str(i) + ": setting id " + repr(sid) + " is not a number"
+            )
+        if sid < 0 or sid > 31:
             raise CodecError(
                 "range", "config report entry " + str(i) + ": setting id " + repr(sid) + " is not 0..31"
             )

@@ -16,6 +16,7 @@ from protocols.fields import (
     FIELD_NAMES,
     FLAG_NAMES,
     HUM_NA,
+    MAX_PAYLOAD,
     PRES_NA,
     REPORT_STATUSES,
     RESET_CAUSES,
@@ -182,8 +183,8 @@ def decode_status(data):
 
 def decode_config_report(data):
     check_version(data, 4)
-    if len(data) < 3:
-        raise length_error(4, len(data), "at least 3")
+    if len(data) < 3 or len(data) > MAX_PAYLOAD:  # SPEC: at most 48 entries
+        raise length_error(4, len(data), "3 to 51")
     if data[0] & 0x1F:
         raise CodecError("reserved", "fPort 4 reserved bits (byte 0, bits 4-0) are not 0")
     entries = []

@@ -18,7 +18,11 @@ from micropython import const
 from node import log, store
 from protocols import settings
 
-codec = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap peak)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # mypy only: MicroPython has no typing module
+    from typing import Any
+
+codec: "Any" = None  # protocols.codec, imported by decide(): after the sensor drivers are unloaded (heap)
 
 FW_VERSION = "1.0.0"
 WDT_TIMEOUT_MS = const(90000)  # longest honest cycle: recovery + join (20 s) + 4 uplinks
@@ -29,10 +33,12 @@ JOIN_BACKOFF_BASE_S = const(900)  # 15 min, doubled per failed join ...
 JOIN_BACKOFF_MAX_S = const(21600)  # ... up to 6 h, so a node in a dead zone tries 4 times a day
 MEASURE_NOW_SLEEP_MS = const(5000)
 MAX_UPLINKS_PER_CYCLE = const(4)
+FOPTS_MAX = const(15)  # LoRaWAN 1.0.x FOpts: room the modem's MAC answers may take in a frame
 SENSOR_WARMUP_MS = const(20)
 COUNTERS_PATH = "counters.json"
 
 _DRIVERS = (
+    "protocols.hardware",  # the sensor kinds' names, if a provisioning mistake needed them
     "node.sensors.battery",
     "node.sensors.ultrasonic",
     "node.sensors.a02yyuw",
@@ -61,15 +67,22 @@ _LOW_BATTERY = const(4)
 
 STEPS = ("restore", "power_sensors", "measure", "decide", "radio", "persist", "sensors_off")
 
-_RESET_NAMES = {1: "power_on", 2: "hard", 3: "watchdog", 4: "deepsleep", 5: "soft"}
-
 
 def reset_cause_name(cause):
-    return _RESET_NAMES.get(cause, "unknown")
+    """machine.reset_cause() as the status uplink names it (protocols/hardware.py RESET_CAUSES)."""
+    from protocols import hardware
+
+    names = hardware.RESET_CAUSES
+    name = names[cause] if 0 < cause < len(names) else "unknown"
+    _unload("protocols.hardware")  # a cycle that never sends must not keep it (heap)
+    return name
 
 
 class Node:
     """The node for one wake; `hw` and `modem` may be passed in (tests, other boards)."""
+
+    state: "store.State"  # set by restore(), the first step
+    reading: "Any"  # measure() -> decide(): the wake's reading dict
 
     def __init__(self, prov, cfg, hw, modem, rtc):
         self.prov = prov
@@ -77,7 +90,6 @@ class Node:
         self.hw = hw
         self._modem = modem
         self.rtc = rtc
-        self.state = None
         self.wdt = None
         self.reset_cause = reset_cause_name(machine.reset_cause())
         self.reading = None
@@ -87,6 +99,8 @@ class Node:
         self.uplinks = 0
         self.reboot = False
         self.report_tried = False  # a report not acknowledged waits for the next cycle, not this one
+        self.too_long = 0  # AT+SEND answers "payload + MAC answers too long" in this cycle
+        self.fopts_room = 0  # bytes a batch leaves free for MAC answers after the modem refused one twice
         self.sleep_ms = cfg["meas_interval_min"] * 60000
         self.started_ms = time.ticks_ms()
 
@@ -262,7 +276,7 @@ class Node:
         from protocols import airtime  # only in cycles that send a batch
 
         with_pressure = bool(cfg["sensors"] & settings.SENSOR_PRESSURE) and self.prov["climate"] == "bme280"
-        limit = airtime.max_payload(0 if cfg["adr"] else cfg["data_rate"])
+        limit = airtime.max_payload(0 if cfg["adr"] else cfg["data_rate"]) - self.fopts_room
         if st.batch_len == 1:
             reading = st.sample(0, with_pressure)
             reading["battery_mv"] = st.battery_mv or None
@@ -336,6 +350,18 @@ class Node:
                 st.radio_errors += 1
                 self._recover()
                 return
+            except rui3.DutyCycle as e:  # the band is closed: the data waits for a later wake
+                log.warning("uplink on fPort %d waits: %s" % (fport, e))
+                return
+            except rui3.PayloadTooLong:
+                # the modem sent the pending MAC answers in an empty frame instead (airtime: counts);
+                # the same frame fits now unless the answers are sticky: then leave room for them
+                log.warning("fPort %d: %d bytes + MAC answers over the limit" % (fport, len(payload)))
+                self.uplinks += 1
+                if self.too_long:
+                    self.fopts_room = FOPTS_MAX
+                self.too_long += 1
+                continue
             except rui3.ModemError as e:
                 log.error("uplink on fPort %d refused: %s" % (fport, e))
                 st.radio_errors += 1
@@ -411,12 +437,18 @@ class Node:
             st.next_join_s = 0
             log.info("joined (join %d)" % st.join_count)
             return True
+        st.radio_errors += 1
+        self._back_off("join failed")
+        return False
+
+    def _back_off(self, what):
+        """Next modem attempt 15 min after this wake began, doubled per failure up to 6 h (RTC memory)."""
+        st = self.state
         st.join_failures += 1
         delay = min(JOIN_BACKOFF_BASE_S << min(st.join_failures - 1, 8), JOIN_BACKOFF_MAX_S)
-        st.next_join_s = now + delay
-        st.radio_errors += 1
-        log.warning("join failed (%d in a row): next attempt in %d s" % (st.join_failures, delay))
-        return False
+        woke_s = time.time() - time.ticks_diff(time.ticks_ms(), self.started_ms) // 1000
+        st.next_join_s = woke_s + delay
+        log.warning("%s (%d in a row): next attempt in %d s" % (what, st.join_failures, delay))
 
     def _recover(self):
         st = self.state
@@ -425,7 +457,9 @@ class Node:
         if self.modem.recover():
             log.info("modem answers again after reset")
         else:
-            log.error("modem still silent after reset")
+            # unpowered or miswired: without a back-off every cycle with data due would spend ~5 s of
+            # time-outs and resets on it; the join schedule's back-off applies (no session without it)
+            self._back_off("modem still silent after reset")
 
     def _downlink(self, fport, data):
         st = self.state
@@ -538,6 +572,8 @@ def _any_led():
     text = store.read_text("provision.json")
     try:
         board = json.loads(text).get("board") if text else None
+        if board is None:
+            return None
         pin = boards.PROFILES[board]["led"]
     except (ValueError, KeyError, AttributeError, TypeError):
         return None
@@ -553,12 +589,13 @@ def _setup():
     except provision.ProvisionError as e:
         machine.deepsleep(unprovisioned(str(e)))
         return None
-    provision = None
-    _unload("node.provision")  # one at a time: the heap peak is the largest, not their sum
+    del provision
+    # one at a time: the heap peak is the largest, not their sum
+    _unload("node.provision", "protocols.provisioning", "protocols.hardware")
     from node import boards
 
     hw = boards.build(prov["board"], machine)
-    boards = None
+    del boards
     _unload("node.boards")
     from node.config import Config
 
@@ -595,4 +632,9 @@ def main():
     )
     if node.reboot:
         machine.reset()
+    import esp32
+
+    from node import boards
+
+    boards.hold(hw, esp32)  # outputs keep their levels in deep sleep instead of floating
     machine.deepsleep(sleep_ms)

@@ -36,6 +36,11 @@ PROFILES = {
 }
 
 
+# outputs and their level when a wake begins: modem out of reset, sensors and their power off, LED off
+_OUTPUTS = (("us_power_down", 1), ("modem_reset", 1), ("sensor_power", 0), ("led", 0))
+_HELD = ("trig", "us_power_down", "modem_reset", "sensor_power", "led")
+
+
 class BoardError(ValueError):
     pass
 
@@ -61,18 +66,27 @@ def build(name, machine):
         if key in prof:
             bus, tx, rx, baud = prof[key]
             hw[key] = machine.UART(bus, baudrate=baud, tx=tx, rx=rx, timeout=0)
+    # Outputs are built with hold=False: a pad held through deep sleep keeps its latched level until it is
+    # re-initialised with hold= (ESP32 port, docs/esp32/quickref.rst). pull=None: no weak pull fighting
+    # the level (GPIO4 has a pull-down at reset: against NRST's pull-up it would leak ~40 uA).
     if "trig" in prof:
-        hw["trig"] = Pin(prof["trig"], Pin.OUT, value=0)
+        hw["trig"] = Pin(prof["trig"], Pin.OUT, pull=None, value=0, hold=False)
     if "echo" in prof:
         hw["echo"] = Pin(prof["echo"], Pin.IN)
-    if "us_power_down" in prof:
-        hw["us_power_down"] = Pin(prof["us_power_down"], Pin.OUT, value=1)
-    if "modem_reset" in prof:
-        hw["modem_reset"] = Pin(prof["modem_reset"], Pin.OUT, value=1)
-    if "sensor_power" in prof:
-        hw["sensor_power"] = Pin(prof["sensor_power"], Pin.OUT, value=0)
+    for key, level in _OUTPUTS:
+        if key in prof:
+            hw[key] = Pin(prof[key], Pin.OUT, pull=None, value=level, hold=False)
     if "battery_adc" in prof:
         hw["battery_adc"] = machine.ADC(Pin(prof["battery_adc"]), atten=machine.ADC.ATTN_11DB)
-    if "led" in prof:
-        hw["led"] = Pin(prof["led"], Pin.OUT, value=0)
     return hw
+
+
+def hold(hw, esp32):
+    """Hold every output at its level through deep sleep: a released pad floats (the sensor switch, the
+    RAK12007 power-down, the modem's NRST). RTC GPIOs need only the pad hold; the others also need
+    esp32.gpio_deep_sleep_hold(True) (ESP32 port, docs/esp32/quickref.rst "Deep-sleep mode")."""
+    for key in _HELD:
+        pin = hw.get(key)
+        if pin is not None:
+            pin.init(hold=True)
+    esp32.gpio_deep_sleep_hold(True)

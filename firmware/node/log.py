@@ -17,7 +17,7 @@ level = INFO
 
 def log(lvl, msg):
     if lvl >= level:
-        print("[%d] %s %s" % (time.ticks_ms(), _NAMES.get(lvl, "INFO"), msg))
+        print("[%s] %s %s" % (time.ticks_ms(), _NAMES.get(lvl, "INFO"), msg))  # ticks: opaque, not %d
 
 
 def debug(msg):

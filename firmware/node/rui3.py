@@ -4,6 +4,17 @@ The LoRaWAN stack lives in the modem; this driver only talks AT. Asynchronous `+
 any time, in any order, in both the current (`JOIN_FAILED_RX_TIMEOUT`) and the older spaced spelling
 (`JOIN FAILED`), so every line read anywhere goes through one event parser. A modem that stops answering
 is reset (NRST pin if the board wires it, `ATZ` otherwise) and re-configured by the caller.
+
+What the real RUI3 does and this driver allows for (RAK-STM32-RUI, RUI_5.0.0 source):
+- line noise on the UART (any byte, not only UTF-8) is dropped, never raised;
+- with AT+LPM=1 the first byte after the modem wakes can be corrupted (RAK forum): a throwaway `AT` wakes
+  it first, and an `AT_COMMAND_NOT_FOUND` answer is retried once;
+- every setter rewrites the modem's config flash (service_nvm_common.c: udrv_flash_write in each
+  service_nvm_set_*): setup() reads and sets only what differs;
+- `AT_BUSY_ERROR` after a `Restricted_Wait_<ms>_ms` line is the duty cycle (service_lora.c
+  service_lora_send): the uplink waits for a later wake instead of hammering the modem;
+- `AT_PARAM_ERROR` on AT+SEND means payload + pending MAC answers did not fit the data rate: RUI3 sent an
+  empty frame carrying the answers (service_lora_send, LoRaMacQueryTxPossible) -> PayloadTooLong.
 """
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
@@ -19,6 +30,8 @@ _JOIN_TIMEOUT_MS = const(20000)
 _TX_TIMEOUT_MS = const(12000)
 _BUSY_RETRIES = const(3)
 _BUSY_WAIT_MS = const(2000)
+_WAKE_IDLE_MS = const(500)  # idle longer than this: the modem may be in LPM sleep, wake it first
+_JOIN_ATTEMPTS = const(0)  # AT+JOIN's last field: RUI3 retries while its count <= this; 0 = one attempt
 
 
 class ModemError(Exception):
@@ -31,6 +44,19 @@ class ModemSilent(ModemError):
 
 class NotJoined(ModemError):
     """AT_NO_NETWORK_JOINED: the session is gone, join again."""
+
+
+class DutyCycle(ModemError):
+    """AT_BUSY_ERROR with RUI3's `Restricted_Wait_<ms>_ms`: the band is closed for wait_ms."""
+
+    def __init__(self, wait_ms):
+        super().__init__("AT_BUSY_ERROR (duty cycle, %d ms)" % wait_ms)
+        self.wait_ms = wait_ms
+
+
+class PayloadTooLong(ModemError):
+    """AT_PARAM_ERROR on AT+SEND: payload + pending MAC answers over the data rate's limit; the modem
+    has sent an empty frame carrying the MAC answers instead (and is ready again)."""
 
 
 def _norm(line):
@@ -46,6 +72,8 @@ class Rui3:
         self.exchanges = 0  # AT commands sent (a figure of the energy spent talking)
         self.rssi = None
         self.snr = None
+        self._last_ms = None  # ticks of the last line the modem sent: None = not talked to in this wake
+        self.lines = []  # answer lines of the last command
         self._clear()
 
     def _clear(self):
@@ -59,8 +87,10 @@ class Rui3:
         while True:
             i = self._rx.find(b"\n")
             if i >= 0:
-                line = bytes(self._rx[:i]).decode().strip()
+                # printable ASCII only: a noise byte must never become a UnicodeError (AT answers are ASCII)
+                line = bytes(b for b in self._rx[:i] if 31 < b < 127).decode().strip()
                 self._rx = self._rx[i + 1 :]
+                self._last_ms = time.ticks_ms()
                 if line:
                     return line
                 continue
@@ -110,26 +140,52 @@ class Rui3:
             if line.startswith("+EVT"):
                 self._event(line)
 
-    def command(self, cmd, timeout_ms=_CMD_TIMEOUT_MS):
-        """Send one AT command; the answer lines before OK. AT_* raise ModemError, silence ModemSilent."""
+    def _wake(self):
+        """A throwaway `AT` to a modem that may sleep (AT+LPM=1): the first byte after its wake-up can be
+        corrupted (RAK forum), so it must not be the first byte of a real command. Any answer will do."""
+        last = self._last_ms
+        if last is not None and time.ticks_diff(time.ticks_ms(), last) < _WAKE_IDLE_MS:
+            return
         self.exchanges += 1
-        self._uart.write(cmd + "\r\n")
-        deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
-        lines = []
+        self._uart.write("AT\r\n")
+        deadline = time.ticks_add(time.ticks_ms(), 200)
         while True:
             line = self._readline(deadline)
-            if line is None:
-                raise ModemSilent("no answer to " + cmd)
+            if line is None or line == "OK" or line.startswith("AT_"):
+                self._last_ms = time.ticks_ms()  # silence is the next command's to find out
+                return
             if line.startswith("+EVT"):
                 self._event(line)
-            elif line == "OK":
-                return lines
-            elif line.startswith("AT_"):
-                if line == "AT_NO_NETWORK_JOINED":
-                    raise NotJoined(line)
-                raise ModemError(line)
-            elif line != cmd:  # echo off by default; tolerate it on
-                lines.append(line)
+
+    def command(self, cmd, timeout_ms=_CMD_TIMEOUT_MS):
+        """Send one AT command; the answer lines before OK. AT_* raise ModemError, silence ModemSilent.
+
+        The lines before an AT_* answer stay in self.lines (RUI3 prints `Restricted_Wait_<ms>_ms` there).
+        """
+        self._wake()
+        for attempt in range(2):
+            self.exchanges += 1
+            self._uart.write(cmd + "\r\n")
+            deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
+            lines = self.lines = []
+            while True:
+                line = self._readline(deadline)
+                if line is None:
+                    raise ModemSilent("no answer to " + cmd)
+                if line.startswith("+EVT"):
+                    self._event(line)
+                elif line == "OK":
+                    return lines
+                elif line.startswith("AT_"):
+                    break
+                elif line != cmd:  # echo off by default; tolerate it on
+                    lines.append(line)
+            if line != "AT_COMMAND_NOT_FOUND" or attempt:
+                break
+            # a command we know: its first byte met a waking modem; it is awake now
+        if line == "AT_NO_NETWORK_JOINED":
+            raise NotJoined(line)
+        raise ModemError(line)
 
     def query(self, name):
         """Value of `AT+NAME=?` (both `AT+NAME=v` and the bare value forms)."""
@@ -149,6 +205,7 @@ class Rui3:
     def recover(self):
         """Reset a silent modem (NRST pulse, else ATZ) and wait for it to answer; True when it does."""
         self._rx = bytearray()
+        self._last_ms = time.ticks_ms()  # a modem fresh out of reset is awake
         if self._reset is not None:
             self._reset.value(0)
             time.sleep_ms(10)
@@ -163,31 +220,54 @@ class Rui3:
         return False
 
     def setup(self, dev_eui, join_eui, app_key, band, adr, data_rate, confirmed):
-        """Identity, band, class and power mode; needed once per modem power-up or reset."""
-        self.command("AT+NWM=1")
-        self.command("AT+NJM=1")
-        self.command("AT+BAND=%d" % band)
-        self.command("AT+DEVEUI=" + dev_eui)
-        self.command("AT+APPEUI=" + join_eui)
-        self.command("AT+APPKEY=" + app_key)
-        self.command("AT+CLASS=A")
+        """Identity, band, class and power mode; checked once per modem power-up or reset.
+
+        Each RUI3 setter rewrites the modem's config flash even when the value is unchanged
+        (service_nvm_common.c), and the modem keeps its config across resets: read each value and set only
+        what differs, so a node's modem flash is written once in its life, not after every reset.
+        """
+        self.ensure("NWM", "1")
+        self.ensure("NJM", "1")
+        self.ensure("BAND", "%d" % band)
+        self.ensure("DEVEUI", dev_eui)
+        self.ensure("APPEUI", join_eui)
+        self.ensure("APPKEY", app_key)
+        self.ensure("CLASS", "A")
         self.set_rate(adr, data_rate)
         self.set_confirmed(confirmed)
-        self.command("AT+LPM=1")  # the modem sleeps whenever it is idle
+        self.ensure("LPM", "1")  # the modem sleeps whenever it is idle
+
+    def ensure(self, name, value):
+        """AT+NAME=value unless the modem already holds it (hex compared case-insensitively). A value the
+        modem will not read out (RUI3 lets a build make a key write-only) is set."""
+        try:
+            held = self.query(name).upper()
+        except ModemSilent:
+            raise
+        except ModemError:
+            held = None
+        if held != value.upper():
+            self.command("AT+" + name + "=" + value)
 
     def set_rate(self, adr, data_rate):
-        self.command("AT+ADR=%d" % (1 if adr else 0))
+        self.ensure("ADR", "1" if adr else "0")
         if not adr:
-            self.command("AT+DR=%d" % data_rate)
+            self.ensure("DR", "%d" % data_rate)
 
     def set_confirmed(self, confirmed):
         """Confirmed or unconfirmed uplinks; the modem keeps it, so it is set at setup and on change."""
-        self.command("AT+CFM=%d" % (1 if confirmed else 0))
+        self.ensure("CFM", "1" if confirmed else "0")
 
     def join(self, timeout_ms=_JOIN_TIMEOUT_MS):
-        """One OTAA join attempt; True when +EVT:JOINED arrives. Backoff is the caller's (it persists it)."""
+        """One OTAA join attempt; True when +EVT:JOINED arrives. Backoff is the caller's (it persists it).
+
+        RUI3 counts failed attempts and retries while the count <= AT+JOIN's last field (service_lora.c
+        MlmeConfirm: `++auto_join_retry_cnt > service_lora_get_auto_join_max_cnt()` stops), so `:1` would
+        be two attempts, the second one after this wake has given up and slept: its +EVT:JOINED lost and
+        its airtime wasted. `:0` is exactly one; the persisted back-off decides when the next one is.
+        """
         self._clear()
-        self.command("AT+JOIN=1:0:8:1")
+        self.command("AT+JOIN=1:0:8:%d" % _JOIN_ATTEMPTS)
         deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
         while self.joined_evt is None and time.ticks_diff(deadline, time.ticks_ms()) > 0:
             self.pump(200)
@@ -210,13 +290,21 @@ class Rui3:
             except ModemSilent:
                 raise
             except ModemError as e:
-                if str(e) != "AT_BUSY_ERROR" or attempt == _BUSY_RETRIES:
+                answer = str(e)
+                if answer == "AT_PARAM_ERROR":
+                    # RUI3 sent an empty frame with the MAC answers instead: wait for its TX_DONE (the
+                    # modem is busy until its receive windows end), then let the caller send less
+                    self._wait_tx()
+                    raise PayloadTooLong(answer) from None
+                if answer != "AT_BUSY_ERROR":
                     raise
-                time.sleep_ms(_BUSY_WAIT_MS)
-        deadline = time.ticks_add(time.ticks_ms(), _TX_TIMEOUT_MS)
-        while not self.tx_done and time.ticks_diff(deadline, time.ticks_ms()) > 0:
-            self.pump(100)
-        if not self.tx_done:
+                wait_ms = _restricted_wait(self.lines)
+                if wait_ms is not None:  # the duty cycle: do not hammer, try again on a later wake
+                    raise DutyCycle(wait_ms) from None
+                if attempt == _BUSY_RETRIES:
+                    raise
+                time.sleep_ms(_BUSY_WAIT_MS)  # the MAC is still busy (receive windows)
+        if not self._wait_tx():
             raise ModemSilent("no TX_DONE for fPort %d" % fport)
         first = self.downlink
         answer = self.query("RECV")
@@ -229,3 +317,21 @@ class Rui3:
         if self.downlink is None:
             self.downlink = first
         return self.acked is not False
+
+    def _wait_tx(self):
+        """Pump until the uplink's TX_DONE / SEND_CONFIRMED_*; False when none came."""
+        deadline = time.ticks_add(time.ticks_ms(), _TX_TIMEOUT_MS)
+        while not self.tx_done and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+            self.pump(100)
+        return self.tx_done
+
+
+def _restricted_wait(lines):
+    """ms from RUI3's `Restricted_Wait_<ms>_ms` line (printed before AT_BUSY_ERROR), else None."""
+    for line in lines:
+        if line.startswith("Restricted_Wait_"):
+            try:
+                return int(line[16:].split("_")[0])
+            except ValueError:
+                return 0
+    return None

@@ -29,7 +29,7 @@ def run():
     from node import boards, provision
     from node.config import Config
 
-    results = []
+    results = []  # type: list[dict]
     ctx = {}
 
     def prov():

@@ -41,5 +41,5 @@ def test_a_day_at_15_minutes(make_node, capsys, monkeypatch):
     with capsys.disabled():
         print("\nFIGURES " + json.dumps(figures))
     assert figures["quiet_cycle_awake_ms"] < 1500
-    assert figures["at_exchanges_per_send_cycle"] <= 4
+    assert figures["at_exchanges_per_send_cycle"] <= 5  # wake AT (LPM), SEND, RECV=?, ...: see rui3.py
     assert figures["battery_life_days"] > 365

@@ -228,8 +228,9 @@ def test_commands_reboot_measure_now_rejoin(make_node):
     node.queue_downlink(codec.PORT_COMMAND, codec.encode_command("reboot"))
     node.edit(env={**node.world["env"], "temperature_c": 20.0, "distance_cm": 15})
     boots = node.run(2)
-    assert boots[0]["end"] == "reset" and boots[1]["reset_cause"] == "soft"
-    assert node.uplinks()[-1]["type"] == "status" and node.uplinks()[-1]["reset_cause"] == "soft"
+    # machine.reset() is esp_restart(): HARD_RESET on the ESP32 port (modmachine.c mp_machine_reset_cause)
+    assert boots[0]["end"] == "reset" and boots[1]["reset_cause"] == "hard"
+    assert node.uplinks()[-1]["type"] == "status" and node.uplinks()[-1]["reset_cause"] == "hard"
     joins = node.uplinks()[-1]["join_count"]
     node.queue_downlink(codec.PORT_COMMAND, codec.encode_command("rejoin"))
     node.edit(env={**node.world["env"], "distance_cm": 60})

@@ -298,9 +298,11 @@ CONFIG_REPORT = {
         ("version 0", "000001", "version"),
         ("reserved header bits", "210001", "reserved"),
         ("reserved entry bit", "20000121", "reserved"),
+        ("49 entries: over the 51-byte maximum", "200001" + "01" * 49, "length"),
     ],
     "bad_input": [
         ("unknown status", {"config_version": 1, "entries": [[1, "maybe"]]}, "format"),
+        ("setting id not a number", {"config_version": 1, "entries": [["batch_size", "ok"]]}, "format"),
         ("setting id 32", {"config_version": 1, "entries": [[32, "ok"]]}, "range"),
         ("version too big", {"config_version": 70000, "entries": []}, "range"),
         ("entry not a pair", {"config_version": 1, "entries": [[1, "ok", 3]]}, "format"),

@@ -51,3 +51,26 @@ def test_bad_arguments_are_refused(args):
 def test_bad_data_rate(dr):
     with pytest.raises(airtime.AirtimeError):
         airtime.max_payload(dr)
+
+
+def test_spec_airtime_arithmetic_matches_the_codec():
+    """SPEC's batch arithmetic: the delta ranges it names fit the widths it names, at the sizes it names."""
+    from pathlib import Path
+
+    from protocols import codec
+
+    spec = (Path(__file__).resolve().parents[2] / "protocols" / "SPEC.md").read_text()
+
+    def frame(step_d, step_t, step_h):
+        rs, d, t, h = [], 100, 10.0, 50.0
+        for i in range(16):
+            rs.append({"distance_cm": d, "no_echo": False, "temperature_c": round(t, 1), "humidity_pct": h})
+            k = 0 if i % 2 == 0 else 1
+            d, t, h = d + step_d[k], t + step_t[k], h + step_h[k]
+        return codec.encode_batch({"interval_min": 15, "battery_mv": 3700, "flags": [], "readings": rs})
+
+    # a w-bit zigzag holds -2**(w-1) .. 2**(w-1) - 1 raw steps; humidity is counted in 0.5 %RH
+    assert "humidity −2.0…+1.5 %RH" in spec and "**30 bytes for 16 readings**" in spec
+    assert len(frame((7, -8), (0.7, -0.8), (1.5, -2.0))) == 30
+    assert len(frame((7, -8), (0.7, -0.8), (3.5, -3.5))) == 32 and "= 32 bytes" in spec
+    assert airtime.time_on_air_ms(30, 12) == airtime.time_on_air_ms(32, 12) == pytest.approx(2138.1, abs=0.05)

@@ -127,3 +127,29 @@ def test_javascript_and_python_agree_on_mutated_frames(node, tmp_path):
             mismatches.append((port, hex_text, want, got))
     assert mismatches[:5] == []
     assert accepted > 500  # the mutations reach the decoders' depths, not just the version check
+
+
+def test_bin_height_variable_is_a_whole_number_in_range_or_no_fill(node):
+    """variables.bin_height_cm: "12O" is not 12 (a fill of 0 %), "120cm" not 120; out of range not used."""
+    script = (
+        f"var c = require({str(JS)!r}); var out = {{}};"
+        "['120', 120, '12O', '120cm', 5000, 12.5, '-50', '', true].forEach(function (h) {"
+        "  out[JSON.stringify(h)] = c.decodeUplink({fPort: 1, bytes: [0x21, 0xed, 0x33, 0xb7, 0xd5, 0x40],"
+        "    variables: {bin_height_cm: h}}); });"
+        "process.stdout.write(JSON.stringify(out));"
+    )
+    out = json.loads(run_node(node, "-e", script))
+    assert out['"120"']["data"]["fill_pct"] == out["120"]["data"]["fill_pct"] == codec.fill_percent(123, 120)
+    assert "warnings" not in out["120"]
+    for bad in ('"12O"', '"120cm"', "5000", "12.5", '"-50"', '""', "true"):
+        assert "fill_pct" not in out[bad]["data"], bad
+        assert out[bad]["data"]["distance_cm"] == 123  # the reading itself is kept
+        assert "bin_height_cm" in out[bad]["warnings"][0], bad
+
+
+def test_reset_causes_match_their_home(node):
+    """The JS codec's reset-cause names are protocols/hardware.py's (the status frame carries the index)."""
+    from protocols import hardware
+
+    script = f"process.stdout.write(JSON.stringify(require({str(JS)!r}).RESET_CAUSES))"
+    assert tuple(json.loads(run_node(node, "-e", script))) == hardware.RESET_CAUSES

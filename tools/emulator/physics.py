@@ -129,12 +129,13 @@ class NodeWorld:
             self.charge_mah = max(0.0, self.charge_mah - per_h * dt)
             self._last_self_discharge_h = t_h
 
-    def spend(self, awake_ms: float, tx_ms: float, sleep_ms: float) -> None:
-        """Drain what the firmware reported spending in one cycle (the `sleep` message of the radio link)."""
+    def spend(self, awake_ms: float, tx_ms: float, sleep_ms: float, leak_ua: float = 0.0) -> None:
+        """Drain what the firmware reported spending in one cycle (the `sleep` message of the radio link);
+        leak_ua: what the board's released output pins leak during this sleep (sim machine.py)."""
         self.energy["awake_ms"] += awake_ms
         self.energy["tx_ms"] += tx_ms
         self.energy["sleep_ms"] += sleep_ms
-        mah = (awake_ms * AWAKE_MA + tx_ms * TX_MA + sleep_ms * SLEEP_UA / 1000.0) / 3_600_000.0
+        mah = (awake_ms * AWAKE_MA + tx_ms * TX_MA + sleep_ms * (SLEEP_UA + leak_ua) / 1000.0) / 3_600_000.0
         self.charge_mah = max(0.0, self.charge_mah - mah)
 
     @property

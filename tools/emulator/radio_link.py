@@ -286,7 +286,8 @@ class RadioLinkHost:
             awake_ms = float(msg.get("awake_ms", 0))
             tx_ms = float(msg.get("tx_ms", 0))
             sleep_ms = float(msg["sleep_ms"])
-            world.spend(awake_ms, tx_ms, sleep_ms)
+            # outputs released in deep sleep leak on top of the sleep current (sim machine.py _LEAK_UA)
+            world.spend(awake_ms, tx_ms, sleep_ms, float(msg.get("sleep_leak_ua", 0)))
             st.awake_ms += awake_ms
             st.tx_ms += tx_ms
             if world.empty:

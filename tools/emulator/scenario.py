@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from protocols import hardware
+
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FAULT_KINDS = {
@@ -30,8 +32,8 @@ FAULT_KINDS = {
     "brownout": ("supply", "sag"),  # host-side: the battery voltage sags to 2.9 V (see physics.py)
     "power_cut_flash_write": ("power", "cut_during_flash_write"),
 }
-ULTRASONIC_KINDS = ("a02yyuw", "jsn_sr04t", "rak12007")
-CLIMATE_KINDS = ("shtc3", "sht4x", "bme280")
+ULTRASONIC_KINDS = hardware.ULTRASONIC  # the names' one home
+CLIMATE_KINDS = hardware.CLIMATE
 BOARDS = ("devkit_rak3172", "rak11200")
 
 

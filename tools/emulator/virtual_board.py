@@ -6,6 +6,14 @@ master and B's master, and a client (mpremote's SerialTransport, `kumpel node ..
 The board keeps a private folder as its flash: files written over the REPL land there and survive a
 "soft reset", which on the Unix port ends the process (Ctrl-D), so the supervisor restarts it like a
 board would reboot. With `run_main` the restarted process runs main.py first, as a real board does.
+
+The stock `mpremote` must work on it as on a board, so the relay plays the board's part of a soft reset:
+a board answers Ctrl-D at an empty raw-REPL prompt with "OK", "MPY: soft reboot" and, still in raw mode,
+a new "raw REPL; CTRL-B to exit" banner without running main.py (shared/runtime/pyexec.c,
+ports/esp32/main.c); mpremote's `enter_raw_repl(soft_reset=True)` waits for exactly those lines and, on a
+pty, reads with no timeout: without them it hung forever. So after a Ctrl-D restart the relay says
+"MPY: soft reboot", and when the board was in raw mode it puts the new process into the raw REPL and
+hides the Unix port's friendly banner. `os` and `vfs` answer as the board's LittleFS does (boardfs/).
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_DIR = ROOT / "tools" / "emulator" / "sim"
+BOARDFS_DIR = ROOT / "tools" / "emulator" / "boardfs"
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+FRIENDLY_PROMPT = b">>> "
+SOFT_REBOOT = b"MPY: soft reboot\r\n"  # what a board prints on a soft reset (ports/esp32/main.c)
 HEAP = "192k"  # the sim layer shares the heap and 64-bit pointers double sizes (sim/README.md)
 MODEM_DEV_EUI = "70B3D57ED0000B0A"  # the simulated RAK3172's own DevEUI (the label on a real modem)
 
@@ -53,19 +65,30 @@ def default_world(
     }
 
 
-# Runs first inside the Unix port: make the private folder the board's "/" view (cwd and sys.path as on an
-# ESP32: '' and 'lib'), keep the simulated hardware layer first, optionally run main.py, then the REPL (-i).
+# Runs first inside the Unix port. The board's flash folder becomes "/" (a VfsPosix rooted there), as a
+# board's LittleFS is its root: `mpremote fs ls :/`, `cp x :/main.py` and absolute paths stay inside the
+# board. The laptop's filesystem stays reachable at HOST ("/.host", hidden from listings by boardfs/os.py)
+# for the sim layer and the world file. sys.path is a board's ('', 'lib') behind the sim layer; the board's
+# `os` and `vfs` answer as its LittleFS (boardfs/). Then optionally main.py, then the REPL (-i).
 # The sim world needs the firmware's board table (node.boards), which arrives only with a deploy, so it
 # is loaded on first use by the simulated hardware rather than at boot.
+HOST = "/.host"
 _BOOT = """
-import os, sys
-os.chdir({folder!r})
-sys.path[:] = [{sim!r}, '', 'lib', '.frozen']
+import os, sys, vfs
+_h = vfs.mount()[0][0]
+vfs.umount('/')
+vfs.mount(vfs.VfsPosix({folder!r}), '/')
+vfs.mount(_h, {host!r})
+os.chdir('/')
+sys.path[:] = [{host!r} + {boardfs!r}, {host!r} + {sim!r}, '', 'lib', '.frozen']
+import boardvfs
+sys.modules['vfs'] = boardvfs
+del boardvfs, vfs, _h
 try:
     import simworld
     def _lazy_world(_load=simworld.load, _cur=simworld._current):
         if _cur[0] is None:
-            _load({world!r}, {folder!r}).boot()
+            _load({host!r} + {world!r}, '/').boot()
         return _cur[0]
     simworld.current = _lazy_world
     del simworld, _lazy_world
@@ -158,6 +181,10 @@ class VirtualBoard:
         self._client_slave = -1
         self._stop = threading.Event()
         self._relay: threading.Thread | None = None
+        self._raw_mode = False  # the board's REPL mode, read from what it prints
+        self._tail = b""  # the end of the board's output, to find banners split across reads
+        self._last_in = b""  # the last byte the client sent: Ctrl-D before an exit = a soft reset
+        self._hide_until_raw = False  # after a raw-mode soft reset: drop the friendly banner
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> str:
@@ -192,17 +219,24 @@ class VirtualBoard:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def _spawn(self) -> None:
+    def _spawn(self, raw: bool = False) -> None:
+        """Start the Unix port; `raw`: straight into the raw REPL without main.py, as a board comes back
+        from a soft reset it got in raw mode (ports/esp32/main.c runs main.py only in the friendly REPL)."""
         master, slave = _raw_pty()
         boot = _BOOT.format(
-            folder=str(self.folder), sim=self._sim_path, run_main=self.run_main, world=str(self.world_path)
+            host=HOST,
+            folder=str(self.folder),
+            sim=self._sim_path,
+            boardfs=str(BOARDFS_DIR),
+            run_main=self.run_main and not raw,
+            world=str(self.world_path),
         )
         env = {
             **os.environ,
             "KUMPEL_SIM_WORLD": str(self.world_path),  # what the simulated sensors and modem see
             "KUMPEL_SIM_FLASH": str(self.folder),
             **self.env,
-            "MICROPYPATH": self._sim_path,
+            "MICROPYPATH": f"{BOARDFS_DIR}:{self._sim_path}",
         }
         self._proc = subprocess.Popen(
             [micropython_binary(), "-X", f"heapsize={self.heap}", "-i", "-c", boot],
@@ -216,6 +250,10 @@ class VirtualBoard:
         )
         os.close(slave)
         self._board_master = master
+        self._tail = b""
+        self._hide_until_raw = raw
+        if raw:
+            os.write(master, b"\x01")  # waits in the tty until the REPL reads it: Ctrl-A, raw REPL
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -244,10 +282,7 @@ class VirtualBoard:
                 except OSError:  # EIO: the Unix port exited (Ctrl-D = its "soft reset")
                     data = b""
                 if data:
-                    try:
-                        os.write(self._client_master, data)
-                    except BlockingIOError:
-                        pass
+                    self._to_client(self._watch(data))
                 else:
                     self._reboot()
                     continue
@@ -257,15 +292,43 @@ class VirtualBoard:
                 except OSError:
                     data = b""
                 if data and self._board_master >= 0:
+                    self._last_in = data[-1:]
                     os.write(self._board_master, data)
             if self._proc is not None and self._proc.poll() is not None and board not in ready:
                 self._reboot()
 
+    def _to_client(self, data: bytes) -> None:
+        if data:
+            try:
+                os.write(self._client_master, data)
+            except BlockingIOError:
+                pass
+
+    def _watch(self, data: bytes) -> bytes:
+        """Follow the REPL mode in the board's output; return what the client may see."""
+        seen = self._tail + data
+        raw_at, friendly_at = seen.rfind(RAW_BANNER), seen.rfind(FRIENDLY_PROMPT)
+        if raw_at >= 0 or friendly_at >= 0:
+            self._raw_mode = raw_at > friendly_at
+        self._tail = seen[-64:]
+        if not self._hide_until_raw:
+            return data
+        if raw_at < 0:
+            return b""
+        self._hide_until_raw = False
+        return seen[raw_at:]
+
     def _reboot(self) -> None:
-        """The process ended: start it again with the same folder, as a board reboots with its flash kept."""
+        """The process ended: start it again with the same folder, as a board reboots with its flash kept.
+        After a Ctrl-D it is a soft reset: say so as a board does, and keep the raw REPL if it was in it."""
         if self._stop.is_set():
             return
+        soft = self._last_in == b"\x04"
+        raw = soft and self._raw_mode
         self._kill()
         self.restarts += 1
+        self._last_in = b""
+        if soft:
+            self._to_client(SOFT_REBOOT)
         time.sleep(0.05)
-        self._spawn()
+        self._spawn(raw=raw)

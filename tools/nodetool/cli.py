@@ -39,6 +39,21 @@ ProfileOpt = typer.Option(
 FirmwareOpt = typer.Option(
     None, "--firmware", help="Firmware folder to deploy (default: this checkout's firmware/)."
 )
+# Identity and profile: the same options on provision and setup, so every hint names options both accept.
+DevEuiOpt = typer.Option(
+    None, "--dev-eui", help="DevEUI from the modem label (must be the modem's own when it has one)."
+)
+NewOpt = typer.Option(
+    False, "--new", help="A new device: the modem's own DevEUI, or one the fleet generates if it has none."
+)
+RotateOpt = typer.Option(False, "--rotate-keys", help="Issue a new AppKey even if one exists.")
+BoardNameOpt = typer.Option("devkit_rak3172", "--board", help="Board profile (new devices).")
+UltrasonicOpt = typer.Option(
+    "a02yyuw", "--ultrasonic", help="Ultrasonic sensor kind or 'none' (new devices)."
+)
+ClimateOpt = typer.Option("shtc3", "--climate", help="Climate sensor kind or 'none' (new devices).")
+NameOpt = typer.Option("", "--name", help="Node name (new devices).")
+BandOpt = typer.Option(4, "--band", help="RUI3 band (4 = EU868).")
 
 
 def _sources(firmware: Path | None) -> list[tuple[Path, str]] | None:
@@ -70,9 +85,14 @@ def _bar() -> Progress:
 
 
 def _deploy_progress(bar: Progress) -> Callable[[str, int, int], None]:
-    task = bar.add_task("deploy", total=None)
+    """The bar's task appears with the first progress report (deploy's first byte, esptool's first
+    stage): a step that fails before, e.g. on connect, leaves no empty `0/?` bar behind."""
+    task = None
 
     def update(name: str, done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            task = bar.add_task(name[-28:], total=total)
         bar.update(task, description=name[-28:], completed=done, total=total)
 
     return update
@@ -115,11 +135,9 @@ def flash_cmd(
     from tools.nodetool.flash import flash
 
     port = choose_port(port)
+    console.print(f"connecting to {port} …")
     with _bar() as bar:
-        task = bar.add_task("connecting", total=None)
-        result = flash(
-            port, image, progress=lambda s, d, t: bar.update(task, description=s, completed=d, total=t)
-        )
+        result = flash(port, image, progress=_deploy_progress(bar))
     console.print(f"[green]flashed[/] {result.image_bytes} bytes at 0x{result.offset:x} on the {result.chip}")
 
 
@@ -146,14 +164,14 @@ def provision_cmd(
     fleet: str = FleetOpt,
     token: str | None = TokenOpt,
     port: str | None = PortOpt,
-    dev_eui: str | None = typer.Option(None, "--dev-eui", help="DevEUI from the modem label."),
-    new: bool = typer.Option(False, "--new", help="Let the fleet generate the DevEUI."),
-    rotate_keys: bool = typer.Option(False, "--rotate-keys", help="Issue a new AppKey even if one exists."),
-    board_name: str = typer.Option("devkit_rak3172", "--board", help="Board profile (new devices)."),
-    ultrasonic: str = typer.Option("a02yyuw", help="Ultrasonic sensor kind or 'none' (new devices)."),
-    climate: str = typer.Option("shtc3", help="Climate sensor kind or 'none' (new devices)."),
-    name: str = typer.Option("", help="Node name (new devices)."),
-    band: int = typer.Option(4, help="RUI3 band (4 = EU868)."),
+    dev_eui: str | None = DevEuiOpt,
+    new: bool = NewOpt,
+    rotate_keys: bool = RotateOpt,
+    board_name: str = BoardNameOpt,
+    ultrasonic: str = UltrasonicOpt,
+    climate: str = ClimateOpt,
+    name: str = NameOpt,
+    band: int = BandOpt,
     profile_id: str = ProfileOpt,
 ) -> None:
     """Create or fetch the device in the fleet, write its provisioning file, print its QR label."""
@@ -223,13 +241,19 @@ def setup_cmd(
         None, "--image", help="MicroPython image, flashed if the board lacks one."
     ),
     reflash: bool = typer.Option(False, "--reflash", help="Flash even if MicroPython answers."),
-    dev_eui: str | None = typer.Option(None, "--dev-eui"),
-    new: bool = typer.Option(False, "--new"),
-    board_name: str = typer.Option("devkit_rak3172", "--board"),
+    dev_eui: str | None = DevEuiOpt,
+    new: bool = NewOpt,
+    rotate_keys: bool = RotateOpt,
+    board_name: str = BoardNameOpt,
+    ultrasonic: str = UltrasonicOpt,
+    climate: str = ClimateOpt,
+    name: str = NameOpt,
+    band: int = BandOpt,
     firmware: Path | None = FirmwareOpt,
     profile_id: str = ProfileOpt,
 ) -> None:
-    """The whole chain for the daily batch: flash if needed, deploy, provision, verify, label."""
+    """The whole chain for the daily batch: check the fleet, flash if needed, deploy, provision, verify,
+    label. Safe to run again after any failure."""
     from tools.nodetool.setup import StepFailed, setup
     from tools.nodetool.verify import fleet_state
 
@@ -244,7 +268,8 @@ def setup_cmd(
                 reflash=reflash,
                 dev_eui=dev_eui,
                 new=new,
-                profile=NodeProfile(board=board_name),
+                rotate_keys=rotate_keys,
+                profile=NodeProfile(board_name, _none(ultrasonic), _none(climate), name, band),
                 on_step=lambda s: bar.console.print(f"[bold]> {s}[/]"),
                 deploy_progress=progress,
                 flash_progress=progress,

@@ -1,7 +1,11 @@
 """Deploy: compile firmware/ and protocols/ with mpy-cross for the board's .mpy version; copy what changed.
 
 The board says which .mpy it loads (`sys.implementation._mpy`: version in the low byte, sub-version in
-bits 8-9); a mismatch would only show as an import error in the field, so it is refused here. Changed
+bits 8-9, native architecture in bits 10-13). A file loads when its version byte equals the board's; the
+sub-version counts only for files holding native code (py/persistentcode.c, mp_raw_code_load; docs/
+reference/mpyfiles.rst), so the bytecode-only firmware built by one mpy-cross (v6.3) also runs on a
+MicroPython 1.22 board (v6.2). Anything the board could not load would only show as an import error in the
+field: it is refused here, naming the MicroPython release to flash. Changed
 files are found by comparing sha256 computed on the board with the local build, one round trip for all.
 main.py and boot.py stay source (MicroPython runs them by name); files we deployed before that are no
 longer in the build are removed from the tool's folders, so a stale .py cannot shadow a new .mpy.
@@ -62,15 +66,47 @@ def board_mpy(mpy: int) -> tuple[int, int]:
     return mpy & 0xFF, (mpy >> 8) & 3
 
 
-def check_mpy(board_value: int) -> None:
-    want, have = board_mpy(board_value), mpy_cross_emits()
+# MicroPython releases per .mpy version (docs/reference/mpyfiles.rst)
+MPY_RELEASES = {
+    (6, 3): "v1.23.0 and up",
+    (6, 2): "v1.22.x",
+    (6, 1): "v1.20 - v1.21.0",
+    (6, 0): "v1.19.x",
+    (5, 0): "v1.12 - v1.18",
+    (4, 0): "v1.11",
+    (3, 0): "v1.9.3 - v1.10",
+}
+
+
+def _release(version: int, sub: int) -> str:
+    return MPY_RELEASES.get((version, sub)) or MPY_RELEASES.get((version, 0)) or "unknown"
+
+
+def has_native_code(mpy_file: bytes) -> bool:
+    """Header byte 2 carries the native architecture in bits 2-7 (MPY_FEATURE_DECODE_ARCH): 0 = bytecode."""
+    return len(mpy_file) > 2 and (mpy_file[2] >> 2) & 0x2F != 0
+
+
+def check_mpy(board_value: int, bundle: dict[str, bytes] | None = None) -> None:
+    """Refuse a build the board cannot import, as its loader would (py/persistentcode.c)."""
     if board_value == 0:
         raise MpyVersionError(
             "the board's MicroPython is too old to load .mpy files (no sys.implementation._mpy)"
         )
-    if want != have:
+    want, have = board_mpy(board_value), mpy_cross_emits()
+    flash = (
+        f"flash MicroPython {_release(*have)} (.mpy v{have[0]}.{have[1]}, what this tool's mpy-cross writes)"
+    )
+    if want[0] != have[0]:
         raise MpyVersionError(
-            f"the board loads .mpy v{want[0]}.{want[1]} but mpy-cross writes v{have[0]}.{have[1]}"
+            f"the board runs MicroPython {_release(*want)} (.mpy v{want[0]}.{want[1]}) but mpy-cross "
+            f"writes v{have[0]}.{have[1]}: {flash}"
+        )
+    native = sorted(p for p, data in (bundle or {}).items() if p.endswith(".mpy") and has_native_code(data))
+    if native and want[1] != have[1]:
+        raise MpyVersionError(
+            f"{native[0]} holds native code for .mpy v{have[0]}.{have[1]}; the board runs MicroPython "
+            f"{_release(*want)} (v{want[0]}.{want[1]}): {flash}"
         )
 
 
@@ -151,8 +187,10 @@ def deploy(
     import time
 
     started = time.monotonic()
-    check_mpy(int(board.info()["mpy"]))
+    board_value = int(board.info()["mpy"])
+    check_mpy(board_value)  # before compiling: a board of another .mpy version is refused at once
     bundle = bundle if bundle is not None else build(sources)
+    check_mpy(board_value, bundle)
     on_board = board.tree("")
     remote = board.hashes([p for p in bundle if on_board.get(p) == "file"])
     result = DeployResult()

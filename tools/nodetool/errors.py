@@ -55,7 +55,7 @@ class FlashError(NodeToolError):
 
 
 class MpyVersionError(NodeToolError):
-    hint = "Flash a MicroPython image that matches this tool's mpy-cross (see `kumpel node deploy --help`)."
+    hint = "Flash the MicroPython release the message names (`kumpel node flash`), then deploy again."
 
 
 class FleetUnreachableError(NodeToolError):
@@ -76,16 +76,23 @@ class FleetError(NodeToolError):
 
 class KeysConflictError(NodeToolError):
     hint = (
-        "This node or DevEUI already belongs to a provisioned device with other keys. If you really mean to "
-        "re-key it, run provision again with --rotate-keys (the old keys stop working)."
+        "This node or DevEUI already belongs to a device that passed verify with other keys. If you really "
+        "mean to re-key it: `kumpel node setup --rotate-keys` (the old keys stop working)."
     )
 
 
+class DevEuiMismatchError(NodeToolError):
+    """The DevEUI given is not the one the modem answers: the node would join under the wrong identity."""
+
+    hint = "Leave out --dev-eui: `kumpel node setup --new` uses the modem's own DevEUI."
+
+
 class ProvisionFileError(NodeToolError):
-    hint = "Run `kumpel node provision --fleet URL --dev-eui <DevEUI>` to write a valid provisioning file."
+    hint = "Run `kumpel node setup --fleet URL --new` to write a valid provisioning file."
 
 
 class SelftestError(NodeToolError):
     hint = (
-        "Fix the failed checks listed above (wiring, antenna, sensor), then run `kumpel node verify` again."
+        "Fix the failed checks listed above (wiring, antenna, sensor), then run `kumpel node setup` again "
+        "(re-running is safe) or just `kumpel node verify`."
     )

@@ -64,6 +64,11 @@ class Fleet:
             raise RoleError(f"the token lacks the role for this: {detail}")
         raise FleetError(f"fleet answered {r.status_code} to {method} {path}: {detail}")
 
+    def check(self) -> None:
+        """Does the fleet answer and take the token? Asked before setup touches the board. One read that
+        any role may make (a DevEUI no device has: 404 is the expected answer)."""
+        self._call("GET", "/devices/0000000000000000", ok=(200, 404))
+
     # --- devices --------------------------------------------------------------------------------------
     def get_device(self, dev_eui: str) -> dict | None:
         r = self._call("GET", f"/devices/{dev_eui}", ok=(200, 404))

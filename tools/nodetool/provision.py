@@ -1,11 +1,16 @@
 """Provision: give a node its identity (DevEUI, JoinEUI, AppKey), board profile and initial config.
 
-The fleet is the source of truth for identity; the node's `provision.json` (docs/CONTRACTS.md §3) is a
-copy. Re-running is safe: a node that already holds its keys keeps them. The fleet shows the AppKey only
-when it creates or rotates it, so a device that exists in the fleet but whose keys this node lacks is
-re-keyed only while it is not provisioned (the fleet's `provisioned_at` is empty: no node passed verify
-with those keys) or with --rotate-keys; otherwise the tool refuses, because the keys belong to a node that
-passed verify. New keys clear `provisioned_at` in the fleet: the node must pass verify again.
+The DevEUI rule, decided here once: the modem's own DevEUI whenever it has one (modem.py); a --dev-eui that
+differs from it is refused; the fleet generates one (--new) only for a modem without one, and that one is
+written to the modem. The fleet is the source of truth for the keys; the node's `provision.json`
+(docs/CONTRACTS.md §3) is a copy.
+
+Re-running after any failure is safe: a node that already holds its keys keeps them (--new included); an
+identity the node holds but that never passed verify (a half-run) gives way to the modem's or the given
+DevEUI. The fleet shows the AppKey only when it creates or rotates it, so a device whose keys this node
+lacks is re-keyed only while it is not provisioned (the fleet's `provisioned_at` is empty: no node passed
+verify with those keys) or with --rotate-keys; otherwise the tool refuses, because the keys belong to a
+node that passed verify. New keys clear `provisioned_at` in the fleet: the node must pass verify again.
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from dataclasses import dataclass, field
 
 import segno
 
-from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC
+from protocols import provisioning
+from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC  # noqa: F401  (tests check the one home)
 from tools.nodetool.board import Board
-from tools.nodetool.errors import KeysConflictError, NodeToolError, ProvisionFileError
+from tools.nodetool.errors import DevEuiMismatchError, KeysConflictError, NodeToolError, ProvisionFileError
 from tools.nodetool.fleetapi import Fleet
+from tools.nodetool.modem import ask_dev_eui
 
 PROVISION_FILE = "provision.json"
 CONFIG_FILE = "config.json"
-RUI3_BANDS = range(0, 12)  # AT+BAND values (reference/rui3-at.md): 4 = EU868
 _HEX = re.compile(r"^[0-9A-F]+$")
 
 
@@ -54,30 +60,25 @@ def norm_eui(value: str, what: str = "DevEUI") -> str:
     return eui
 
 
+def modem_identity(answer: str | None) -> str | None:
+    """The modem's answer to `AT+DEVEUI=?` as a DevEUI, or None when it has none (empty, all zeros/ones)."""
+    if not answer:
+        return None
+    try:
+        eui = norm_eui(answer)
+    except NodeToolError:
+        return None
+    return None if eui in ("0000000000000000", "FFFFFFFFFFFFFFFF") else eui
+
+
 def problems(doc: dict | None) -> list[str]:
-    """What is wrong with a provision.json document (empty list: valid). The one checker for the format."""
+    """What is wrong with a provision.json document (empty list: valid): protocols/provisioning.py's rules,
+    the ones the firmware reads the file with."""
     if doc is None:
         return [f"{PROVISION_FILE} is missing"]
     if "__invalid__" in doc:
         return [f"{PROVISION_FILE} is not a JSON object (starts {doc['__invalid__']!r})"]
-    out = []
-    if doc.get("v") != 1:
-        out.append(f"v must be 1, not {doc.get('v')!r}")
-    for key, digits in (("dev_eui", 16), ("join_eui", 16), ("app_key", 32)):
-        v = doc.get(key)
-        if not isinstance(v, str) or len(v) != digits or not _HEX.match(v.upper()):
-            out.append(f"{key} must be {digits} hex digits")
-    if doc.get("band") not in RUI3_BANDS:
-        out.append(f"band must be a RUI3 band number 0..11, not {doc.get('band')!r}")
-    if doc.get("board") not in BOARDS:
-        out.append(f"board must be one of {', '.join(BOARDS)}")
-    if doc.get("ultrasonic") not in (*ULTRASONIC, None):
-        out.append(f"ultrasonic must be one of {', '.join(ULTRASONIC)} or null")
-    if doc.get("climate") not in (*CLIMATE, None):
-        out.append(f"climate must be one of {', '.join(CLIMATE)} or null")
-    if not isinstance(doc.get("name", ""), str):
-        out.append("name must be text")
-    return out
+    return provisioning.problems(doc)
 
 
 def tr005(device: dict, profile_id: str = "00000000") -> str:
@@ -110,7 +111,11 @@ def provision(
             "Use the fleet's KUMPEL_TR005_PROFILE_ID (VendorID + profile, e.g. 00A1B2C3).",
         )
     if dev_eui and new:
-        raise NodeToolError("give either --dev-eui or --new, not both")
+        raise NodeToolError(
+            "give either --dev-eui or --new, not both",
+            "Leave out --new: `kumpel node setup --dev-eui <DevEUI>` creates the device when it is new.",
+        )
+    given = norm_eui(dev_eui) if dev_eui else None
     current = board.read_json(PROVISION_FILE)
     held = current if not problems(current) else None
     held_eui = held["dev_eui"].upper() if held else None
@@ -120,23 +125,43 @@ def provision(
             f"the node's old {PROVISION_FILE} was invalid ({'; '.join(problems(current))}): replaced"
         )
 
-    if new:
-        if held_eui:
+    # The rule (modem.py): the modem's own DevEUI whenever it has one.
+    board_name = held["board"] if held else profile.board  # the wiring the node was set up with
+    asked = ask_dev_eui(board, board_name)
+    modem_eui = modem_identity(asked.dev_eui)
+    if given and modem_eui and given != modem_eui:
+        raise DevEuiMismatchError(
+            f"the modem's own DevEUI is {modem_eui}, not {given}: the node would join under another identity",
+            f"Leave out --dev-eui: `kumpel node setup --new` uses the modem's DevEUI {modem_eui}.",
+        )
+    wanted = given or modem_eui
+    if held_eui and wanted and held_eui != wanted:
+        held_device = fleet.get_device(held_eui)
+        if held_device and held_device.get("provisioned_at") and not rotate_keys:
             raise KeysConflictError(
-                f"this node is already provisioned as {held_eui}",
-                "Run provision without --new to keep that identity (or --dev-eui with --rotate-keys).",
+                f"this node is already provisioned as {held_eui}, not {wanted}"
+                + (f" (its modem says {modem_eui})" if modem_eui else ""),
+                f"Keep {held_eui}: `kumpel node setup` without --dev-eui and --new. To give the node "
+                f"{wanted} instead: `kumpel node setup --dev-eui {wanted} --rotate-keys`.",
             )
-        target = None
-    elif dev_eui:
-        target = norm_eui(dev_eui)
-        if held_eui and held_eui != target and not rotate_keys:
-            raise KeysConflictError(f"this node is already provisioned as {held_eui}, not {target}")
-    elif held_eui:
-        target = held_eui
-    else:
+        where = (
+            "the fleet does not know it"
+            if held_device is None
+            else (
+                "it never passed verify; an admin can delete it from the fleet "
+                f"(DELETE /api/v1/devices/{held_eui})"
+                if not held_device.get("provisioned_at")
+                else "it passed verify before: --rotate-keys given"
+            )
+        )
+        notes.append(f"the node held DevEUI {held_eui} ({where}): now {wanted}")
+        held = held_eui = None
+    target = wanted or held_eui
+    if target is None and not new:
         raise ProvisionFileError(
-            "this node has no identity yet: say which",
-            "Give --dev-eui <DevEUI from the modem label>, or --new to let the fleet generate one.",
+            f"this node has no identity yet and its modem gave none ({asked.problem or 'no DevEUI'})",
+            "Let the fleet generate one: `kumpel node setup --new`; or give the modem label's: "
+            "`kumpel node setup --dev-eui <DevEUI>`.",
         )
 
     device = fleet.get_device(target) if target else None
@@ -160,6 +185,16 @@ def provision(
         raise KeysConflictError(
             f"device {device['dev_eui']} is already provisioned in the fleet; this node lacks its keys"
         )
+    if asked.dev_eui is None:
+        notes.append(f"the modem was not asked for its DevEUI: {asked.problem}")
+    elif modem_eui is None:  # a modem without a DevEUI of its own gets the fleet's
+        written = modem_identity(ask_dev_eui(board, device["board"], write=device["dev_eui"]).dev_eui)
+        if written != device["dev_eui"].upper():
+            raise NodeToolError(
+                f"the modem did not take DevEUI {device['dev_eui']} (it answers {written})",
+                "Check the modem's wiring and power, then run `kumpel node setup` again (it is safe).",
+            )
+        notes.append(f"the modem had no DevEUI of its own: it now has {device['dev_eui']}")
 
     doc = {
         "v": 1,

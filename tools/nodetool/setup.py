@@ -1,8 +1,11 @@
-"""Setup: the daily-batch chain for one node, flash (if needed) -> deploy -> provision -> verify -> label.
+"""Setup: the daily-batch chain for one node, fleet check -> flash (if needed) -> deploy -> provision ->
+verify -> label.
 
-Each step runs only when the one before it succeeded; a failure stops the chain and is re-raised with the
-step's name, so the technician sees where it stopped and the failing step's own hint says what to do.
-Flashing happens only when the board has no MicroPython (or --reflash), because it erases the board.
+The fleet is asked first (does it answer, does it take the token), so an unreachable fleet costs no
+deploy. Each step runs only when the one before it succeeded; a failure stops the chain and is re-raised
+with the step's name, so the technician sees where it stopped and the failing step's own hint says what
+to do. Re-running setup after any failure is safe (provision.py keeps or replaces the identity by its
+rule). Flashing happens only when the board has no MicroPython (or --reflash), because it erases the board.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def setup(
     reflash: bool = False,
     dev_eui: str | None = None,
     new: bool = False,
+    rotate_keys: bool = False,
     profile: NodeProfile | None = None,
     on_step: Callable[[str], None] | None = None,
     deploy_progress: Callable[[str, int, int], None] | None = None,
@@ -74,6 +78,7 @@ def setup(
         finally:
             result.timings[name] = round(time.monotonic() - started, 3)
 
+    step("fleet", fleet.check)
     board: Board | None = None
     if not reflash:
         try:
@@ -97,14 +102,31 @@ def setup(
         result.provisioned = step(
             "provision",
             lambda: provision(
-                board, fleet, dev_eui=dev_eui, new=new, profile=profile, tr005_profile_id=tr005_profile_id
+                board,
+                fleet,
+                dev_eui=dev_eui,
+                new=new,
+                rotate_keys=rotate_keys,
+                profile=profile,
+                tr005_profile_id=tr005_profile_id,
             ),
         )
         result.verified = step("verify", lambda: verify(board, fleet))
     if not result.verified.ok:
         failed = ", ".join(f"{c.name} ({c.detail})" for c in result.verified.failed)
-        raise StepFailed("verify", SelftestError(f"checks failed: {failed}"), result)
+        raise StepFailed("verify", SelftestError(f"checks failed: {failed}", _verify_hint(result)), result)
     return result
+
+
+def _verify_hint(result: SetupResult) -> str | None:
+    """A modem that answers another DevEUI than provision.json's is no wiring fault: say what fixes it."""
+    for c in result.verified.failed:
+        if c.name == "modem" and c.detail.startswith("modem DevEUI"):
+            return (
+                "The modem answers another DevEUI than the node was given. Run `kumpel node setup` again: "
+                "it gives the node the modem's own DevEUI (an identity that never passed verify gives way)."
+            )
+    return None
 
 
 def _open_after_flash(port: str, wait_s: float = 8.0) -> Board:

@@ -4,8 +4,14 @@ build() is the one place that knows which hardware key each model needs; the dri
 only machine objects. Modules are imported lazily so a node carries only its own drivers in RAM.
 """
 
-ULTRASONIC_KINDS = ("jsn_sr04t", "a02yyuw", "rak12007")
-CLIMATE_KINDS = ("shtc3", "sht4x", "bme280")
+
+def _unknown(what, kind):
+    """The names come from their one home, protocols/hardware.py, loaded only on this error path (a
+    64 KB heap compiling the drivers has no room to spare)."""
+    from protocols import hardware
+
+    names = hardware.ULTRASONIC if what == "ultrasonic" else hardware.CLIMATE
+    return ValueError(f"unknown {what} sensor {kind!r} (expected one of {', '.join(names)})")
 
 
 def _need(hw, key, kind):
@@ -31,12 +37,12 @@ def build_ultrasonic(hw, kind):
         from .a02yyuw import A02yyuw
 
         return A02yyuw(uart)
-    raise ValueError(f"unknown ultrasonic sensor {kind!r} (expected one of {', '.join(ULTRASONIC_KINDS)})")
+    raise _unknown("ultrasonic", kind)
 
 
 def build_climate(hw, kind):
-    if kind not in CLIMATE_KINDS:
-        raise ValueError(f"unknown climate sensor {kind!r} (expected one of {', '.join(CLIMATE_KINDS)})")
+    if kind not in ("shtc3", "sht4x", "bme280"):
+        raise _unknown("climate", kind)
     i2c = _need(hw, "i2c", kind)
     if kind == "shtc3":
         from .shtc3 import Shtc3

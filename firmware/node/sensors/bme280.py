@@ -12,7 +12,7 @@ import time
 
 from micropython import const
 
-ADDRESS = const(0x76)
+ADDRESSES = (0x76, 0x77)  # SDO to GND / to VDDIO (datasheet 6.2 "I2C interface"); breakouts ship either
 CHIP_ID = const(0x60)
 _REG_CALIB_TP = const(0x88)  # 0x88..0xA1: T1..P9 (24 bytes), 0xA0 reserved, 0xA1 H1
 _REG_CALIB_H = const(0xE1)  # 0xE1..0xE7: H2..H6
@@ -84,9 +84,9 @@ def compensate(cal, adc_t, adc_p, adc_h):
 
 
 class Bme280:
-    def __init__(self, i2c, address=ADDRESS):
+    def __init__(self, i2c, address=None):
         self._i2c = i2c
-        self._address = address
+        self._address = address  # None: probed on first use
         self._reg = bytearray(1)
         self._pair = bytearray(2)
         self._byte = bytearray(1)
@@ -115,7 +115,22 @@ class Bme280:
             self._cal = cal
         return self._cal
 
+    def _probe(self):
+        """The address a BME280 answers on with its chip id (0x76 first), or None."""
+        for address in ADDRESSES:
+            self._address = address
+            try:
+                self._read(_REG_ID, self._byte)
+            except OSError:  # no acknowledge at this address
+                continue
+            if self._byte[0] == CHIP_ID:
+                return address
+        self._address = None
+        return None
+
     def _measure(self):
+        if self._address is None and self._probe() is None:
+            return None
         self._read(_REG_ID, self._byte)
         if self._byte[0] != CHIP_ID:
             return None

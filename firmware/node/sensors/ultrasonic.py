@@ -130,6 +130,10 @@ class Ranger:
     def _power(self, on):
         """Switch the sensor on/off where the model has its own power pin (default: nothing)."""
 
+    def _ping(self, c_dms):
+        """One ping of the model: mm, NO_ECHO or FAULT (each model implements it)."""
+        raise NotImplementedError
+
     def measure(self, temperature_c=None):
         """Distance in mm, or NO_ECHO / FAULT. Never raises for a sensor problem."""
         results = self._results

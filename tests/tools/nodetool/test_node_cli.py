@@ -144,5 +144,30 @@ def test_setup_flashes_a_blank_board_then_carries_on(
     finally:
         close()
     assert result.flashed and result.verified.ok
-    assert list(result.timings) == ["flash", "connect", "deploy", "provision", "verify"]
+    assert list(result.timings) == ["fleet", "flash", "connect", "deploy", "provision", "verify"]
     assert chip._port.flash[0x1000 : 0x1000 + image.stat().st_size] == image.read_bytes()
+
+
+def test_setup_asks_the_fleet_before_it_touches_the_board(vboard, closed_port_url, test_firmware):
+    fw = str(test_firmware[0][0])
+    r = _run(
+        "setup", "--fleet", closed_port_url, "--token", "x", "--port", vboard.path, "--new", "--firmware", fw
+    )
+    assert r.exit_code == 2 and "setup stopped at 'fleet'" in r.output and "unreachable" in r.output
+    assert not (vboard.folder / "node").exists()  # nothing deployed for a fleet that does not answer
+    assert "> deploy" not in r.output and "0/?" not in r.output
+
+
+def test_a_connect_error_leaves_no_empty_progress_bar(fleet_server, tech_token, tmp_path):
+    missing = str(tmp_path / "ttyUSB9")
+    r = _run("setup", "--fleet", fleet_server.url, "--token", tech_token, "--port", missing, "--new")
+    assert r.exit_code == 2 and "setup stopped at 'connect'" in r.output and "ttyUSB9" in r.output
+    assert "0/?" not in r.output and "bytes" not in r.output and "deploy" not in r.output
+
+
+def test_a_flash_that_cannot_connect_leaves_no_empty_progress_bar(tmp_path):
+    image = tmp_path / "ESP32_GENERIC.bin"
+    image.write_bytes(b"\xe9" + bytes(4095))
+    r = _run("flash", "--image", str(image), "--port", str(tmp_path / "ttyUSB7"))
+    assert r.exit_code == 2 and "ttyUSB7" in r.output and "what to do:" in r.output
+    assert "0/?" not in r.output and "━" not in r.output

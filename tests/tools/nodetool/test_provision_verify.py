@@ -65,13 +65,15 @@ def test_provision_new_then_rerun_keeps_keys_then_verify_marks_provisioned(
         again = provision(board, fleet)  # re-run: same node, same identity, keys kept
         assert again.action == "kept" and json.loads(provision_file.read_text()) == doc
 
-        with pytest.raises(KeysConflictError, match=first.dev_eui):
-            provision(board, fleet, dev_eui="70B3D57ED0000001")
-        with pytest.raises(KeysConflictError, match="already provisioned"):
-            provision(board, fleet, new=True)
+        again = provision(board, fleet, new=True)  # --new again (a re-run of the same command): kept too
+        assert again.action == "kept" and json.loads(provision_file.read_text()) == doc
 
         deploy_mod.deploy(board, sources=test_firmware)
         result = verify(board, fleet)
+        # once verified, the node's identity is not given away without --rotate-keys
+        with pytest.raises(KeysConflictError, match=f"already provisioned as {first.dev_eui}") as err:
+            provision(board, fleet, dev_eui="70B3D57ED0000001")
+        assert "--rotate-keys" in err.value.hint and json.loads(provision_file.read_text()) == doc
     assert result.ok and result.reported, [c for c in result.checks if not c.ok]
     names = [c.name for c in result.checks]
     assert names[:1] == ["provision_file"] and {"modem_deveui", "free_ram", "fleet_record"} <= set(names)

@@ -40,7 +40,7 @@ def test_setup_with_the_real_firmware(tmp_path, fleet_server, tech_token):
 def test_unplugged_sensor_fails_verify_and_the_fleet_keeps_it_unprovisioned(
     tmp_path, fleet_server, tech_token
 ):
-    world = default_world(MODEM)
+    world = default_world("70B3D57ED0000B0B")  # another node: MODEM passed verify in the test above
     world["faults"] = {"ultrasonic": "unplugged"}
     runner = CliRunner()
     with VirtualBoard(tmp_path / "flash", world=world) as vb:

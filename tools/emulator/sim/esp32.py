@@ -14,6 +14,11 @@ def wake_on_ext1(pins, level):
     pass
 
 
+def gpio_deep_sleep_hold(enable):
+    """Keep held non-RTC GPIO pads in deep sleep (modesp32.c: gpio_deep_sleep_hold_en)."""
+    simworld.current().deep_sleep_hold = bool(enable)
+
+
 def raw_temperature():
     return 120
 

@@ -5,6 +5,13 @@ node uses are added. Every object asks simworld.current() what is attached to it
 the board profile in firmware/node/boards.py is the only wiring table.
 Deep sleep, reset and a watchdog expiry end the boot by raising BaseException subclasses that firmware
 `except Exception` blocks cannot swallow; simboot catches them.
+
+Pins in deep sleep, as on the ESP32 (MicroPython docs/esp32/quickref.rst "Deep-sleep mode", ports/esp32/
+machine_pin.c): an output keeps its level only with pad hold (`Pin(..., hold=True)`; a non-RTC GPIO also
+needs `esp32.gpio_deep_sleep_hold(True)`); otherwise it is released and the part it drives sees a floating
+or pulled line. A held pad ignores level changes until it is re-initialised with `hold=` (ESP-IDF
+gpio_hold_en latches the pad), and the hold survives the wake. RTC GPIOs keep their pull resistors in deep
+sleep. deepsleep() works out the leakage this costs (world.sleep_leak_ua, see _LEAK_UA).
 """
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
@@ -51,6 +58,24 @@ def _w():
     return simworld.current()
 
 
+# ESP32 datasheet (v4.x), IO_MUX table, "Reset" column: pads with a weak pull at reset (WPU / WPD); a pin
+# created without `pull=` keeps it
+_RESET_PULL = {0: 2, 2: 1, 4: 1, 5: 2, 12: 1, 15: 2}  # 2 = PULL_UP, 1 = PULL_DOWN
+# ESP32 technical reference manual, RTC IO_MUX: the GPIOs the RTC domain keeps in deep sleep
+_RTC_GPIO = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39)
+_PULL_UA = 73  # a driven pad against its own ~45 kOhm weak pull: 3.3 V / 45 kOhm
+# What a released (floating or pulled) output costs in deep sleep, by the board role it drives:
+_LEAK_UA = {
+    # devkit GPIO4 -> RAK3172 NRST: the ESP32's reset-default pull-down (~45 kOhm) against the STM32WL's
+    # NRST pull-up (~40 kOhm, STM32WLE5 datasheet RPU): NRST sits at ~1.7 V and ~40 uA flow (measured by
+    # others, issue 11)
+    "modem_reset": 40,
+    # guesses: a floating load-switch enable / RAK12007 power-down input lets the part half-on
+    "sensor_power": 50,
+    "us_power_down": 30,
+}
+
+
 class Pin:
     IN = 1
     OUT = 3
@@ -60,20 +85,33 @@ class Pin:
     IRQ_RISING = 1
     IRQ_FALLING = 2
 
-    def __init__(self, id, mode=-1, pull=-1, value=None):
+    def __init__(self, id, mode=-1, pull=-1, value=None, hold=None):
         self.id = id
         self._world = _w()
-        self.init(mode, pull, value)
+        cfg = self._world.pin_cfg.get(id)
+        if cfg is None:
+            cfg = self._world.pin_cfg[id] = {"mode": Pin.IN, "pull": _RESET_PULL.get(id), "hold": False}
+        self._cfg = cfg
+        self.init(mode, pull, value, hold)
 
-    def init(self, mode=-1, pull=-1, value=None):
+    def init(self, mode=-1, pull=-1, value=None, hold=None):
+        cfg = self._cfg
+        if hold is not None:
+            cfg["hold"] = False  # machine_pin.c: hold is released to apply the new configuration ...
         if mode != -1:
-            self.mode = mode
+            cfg["mode"] = mode
+        if pull != -1:
+            cfg["pull"] = pull
         if value is not None:
             self.value(value)
+        if hold:
+            cfg["hold"] = True  # ... and taken again
 
     def value(self, v=None):
         if v is None:
             return self._world.pin_level(self.id)
+        if self._cfg["hold"]:
+            return None  # a held pad keeps its latched level (gpio_hold_en)
         self._world.set_pin(self.id, 1 if v else 0)
         return None
 
@@ -253,7 +291,27 @@ def time_pulse_us(pin, level, timeout_us=1000000):
 
 
 def deepsleep(ms=0):
+    _w().sleep_leak_ua = _sleep_leak_ua()
     raise DeepSleep(ms)
+
+
+def _sleep_leak_ua():
+    """Leakage of the board's outputs in this deep sleep: released pins, and held pins fighting a pull."""
+    w = _w()
+    roles = {pin: role for role, pin in w.profile.items() if isinstance(pin, int) and role in _LEAK_UA}
+    total = 0
+    for pin, cfg in w.pin_cfg.items():
+        if cfg["mode"] != Pin.OUT:
+            continue
+        held = cfg["hold"] and (pin in _RTC_GPIO or w.deep_sleep_hold)
+        if not held:
+            total += _LEAK_UA.get(roles.get(pin), 0)
+            continue
+        level = w.pins.get(pin, 0)
+        pull = cfg["pull"]
+        if (pull == Pin.PULL_DOWN and level) or (pull == Pin.PULL_UP and not level):
+            total += _PULL_UA
+    return total
 
 
 def lightsleep(ms=0):
@@ -261,7 +319,9 @@ def lightsleep(ms=0):
 
 
 def reset():
-    raise Reset(SOFT_RESET)  # the ESP32 port reports machine.reset() as a software reset
+    # esp_restart(): the next boot's esp_reset_reason() is ESP_RST_SW, which the ESP32 port reports as
+    # HARD_RESET (ports/esp32/modmachine.c mp_machine_reset_cause); SOFT_RESET is only a soft reboot
+    raise Reset(HARD_RESET)
 
 
 def soft_reset():

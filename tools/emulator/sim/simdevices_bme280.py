@@ -93,8 +93,11 @@ class Bme280Sim(Device):
     ROLE = "climate"
     CONVERSION_US = 9300  # T, P, H at x1
 
-    def __init__(self, kind, world, addr=0x76, calibration=None):
+    def __init__(self, kind, world, addr=None, calibration=None):
         super().__init__(kind, world)
+        if addr is None:  # world devices.climate_addr: SDO strapped high on many breakouts (0x77)
+            devices = getattr(world, "state", {}).get("devices") or {}
+            addr = devices.get("climate_addr", 0x76)
         self.addr = addr
         self.cal = calibration or BME280_CAL
         self._reset()

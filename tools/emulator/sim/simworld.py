@@ -93,6 +93,12 @@ class World:
         self.stats = st.setdefault("stats", {"cycles": 0, "awake_ms": 0, "tx_ms": 0, "at": 0, "heap_peak": 0})
         time.set_us(st.get("time_us", 0))
         self.pins = {}
+        self.pin_cfg = {}  # pin -> {mode, pull, hold} (sim machine.Pin)
+        for pin, level, mode, pull in st.pop("held_pads", []):  # pads held through the last deep sleep
+            self.pins[pin] = level
+            self.pin_cfg[pin] = {"mode": mode, "pull": pull, "hold": True}
+        self.deep_sleep_hold = False
+        self.sleep_leak_ua = 0  # leakage of released / fighting pins in the deep sleep that ends the boot
         self.wdt_timeout_us = None
         self.wdt_fed_us = 0
         self.wdt_expired = False
@@ -237,7 +243,14 @@ class World:
         self.wdt_timeout_us = None
         self.wdt_expired = False
         self.cycle_tx_ms = 0.0
-        self.pins = {}
+        if self.reset_cause == 4:  # a deep-sleep wake: held pads keep level and hold (quickref.rst)
+            self.pin_cfg = {p: c for p, c in self.pin_cfg.items() if c["hold"]}
+            self.pins = {p: self.pins.get(p, 0) for p in self.pin_cfg}
+        else:
+            self.pin_cfg = {}
+            self.pins = {}
+        self.deep_sleep_hold = False
+        self.sleep_leak_ua = 0
         self.modem.exchanges = 0
         self.modem.on_boot()
         for kind in (self.ultrasonic_kind, self.climate_kind):  # the sim's own objects: before the heap base
@@ -341,6 +354,7 @@ class World:
                             "heap_peak": self.heap_peak - self.heap_floor,
                             "sim_heap": self.heap_floor,
                             "sleep_ms": sleep_ms,
+                            "sleep_leak_ua": self.sleep_leak_ua,
                         }
                     )
                     + "\n"
@@ -355,6 +369,7 @@ class World:
                     "sleep_ms": sleep_ms,
                     "awake_ms": awake_ms,
                     "tx_ms": self.cycle_tx_ms,
+                    "sleep_leak_ua": self.sleep_leak_ua,
                 }
             )
             return bool(reply.get("continue"))
@@ -367,6 +382,9 @@ class World:
         st["rtc_memory"] = hexlify(self.rtc_memory).decode()
         st["reset_cause"] = self.reset_cause
         st["modem"] = self.modem.saved()
+        st["held_pads"] = [
+            [p, self.pins.get(p, 0), c["mode"], c["pull"]] for p, c in self.pin_cfg.items() if c["hold"]
+        ]
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:  # written piece by piece: no copy of the whole world in the heap
             text = json.dumps(st)
@@ -385,11 +403,10 @@ def _kind(kind):
     return None if kind in (None, "", "none") else kind
 
 
-_CAUSES = {1: "power_on", 2: "hard", 3: "watchdog", 4: "deepsleep", 5: "soft"}
-
-
 def _cause(code):
-    return _CAUSES.get(code, "unknown")
+    from protocols.hardware import RESET_CAUSES  # the names' one home
+
+    return RESET_CAUSES[code] if 0 < code < len(RESET_CAUSES) else "unknown"
 
 
 def load(path, flash_dir):
