@@ -71,6 +71,7 @@ def test_cli_devices_add_works_without_automated_registration(tmp_path, monkeypa
     monkeypatch.setenv("COLUMNS", "200")
     for key, value in MODES[mode].items():
         monkeypatch.setenv(f"KUMPEL_{key.upper()}", value)
+    assert CliRunner().invoke(fleet_cli, ["init"]).exit_code == 0
     result = CliRunner().invoke(fleet_cli, ["devices", "add", "--dev-eui", "70B3D57ED0005555"])
     assert result.exit_code == 0, result.output
     assert "created 70B3D57ED0005555" in result.output and "not registered" in result.output

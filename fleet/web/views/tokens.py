@@ -20,6 +20,18 @@ def _refuse_non_admin(request: Request, user: Principal, t):  # noqa: ANN001, AN
     )
 
 
+def _state(tok, now) -> str:  # noqa: ANN001
+    if tok.revoked_at:
+        return "revoked"
+    return "expired" if tok.expires_at and tok.expires_at <= now else "active"
+
+
+    "active": "tokens.state_active",
+    "expired": "tokens.state_expired",
+    "revoked": "tokens.state_revoked",
+}
+
+
 @router.get("/admin/tokens")
 def token_list(request: Request, user: Principal = Depends(require_user)):
     t = translator(request)
@@ -35,13 +47,18 @@ def token_list(request: Request, user: Principal = Depends(require_user)):
                 "created": tok.created_at,
                 "last_used": tok.last_used_at,
                 "expires": tok.expires_at,
-                "state": "revoked"
-                if tok.revoked_at
-                else ("expired" if tok.expires_at and tok.expires_at <= now else "active"),
+                "state": _state(tok, now),
                 "own": user.kind == "token" and user.ident == str(tok.id),
             }
             for tok in tokens.listing(db)
         ]
+    words = {
+        "active": t("tokens.state_active"),
+        "expired": t("tokens.state_expired"),
+        "revoked": t("tokens.state_revoked"),
+    }
+    for row in rows:
+        row["state_words"] = words[row["state"]]
     return page(request, "admin_tokens.html", {"rows": rows}, user=user, t=t)
 
 
