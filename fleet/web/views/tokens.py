@@ -26,12 +26,6 @@ def _state(tok, now) -> str:  # noqa: ANN001
     return "expired" if tok.expires_at and tok.expires_at <= now else "active"
 
 
-    "active": "tokens.state_active",
-    "expired": "tokens.state_expired",
-    "revoked": "tokens.state_revoked",
-}
-
-
 @router.get("/admin/tokens")
 def token_list(request: Request, user: Principal = Depends(require_user)):
     t = translator(request)
