@@ -5,10 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kumpel-installed
 NPM_STAMP := node_modules/.kumpel-installed
+# Leaflet for the fleet's map, copied from the npm package into the pages' static folder (ignored by git,
+# shipped in a built package); the fleet serves it itself, never from a CDN.
+LEAFLET := fleet/web/static/leaflet
 
 .PHONY: setup test demo lint typecheck-firmware bench clean browser
 
-setup: $(STAMP) $(NPM_STAMP)
+setup: $(STAMP) $(NPM_STAMP) $(LEAFLET)/leaflet.js
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +22,12 @@ $(STAMP): pyproject.toml
 $(NPM_STAMP): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
+
+$(LEAFLET)/leaflet.js: $(NPM_STAMP)
+	mkdir -p $(LEAFLET)/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE $(LEAFLET)/
+	cp node_modules/leaflet/dist/images/*.png $(LEAFLET)/images/
+	touch $@
 
 # Headless Chromium for the field-crew page tests (Debian package; skipped by the tests where it can't be had).
 browser:
@@ -41,4 +50,4 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) node_modules $(LEAFLET) build dist *.egg-info .pytest_cache

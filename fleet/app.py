@@ -17,12 +17,15 @@ from fleet.api.routes import (
     commands,
     config,
     devices,
+    dumps,
     groups,
     health,
     imports,
     integrations,
     labels,
+    open_data,
     rollouts,
+    sta,
     tokens,
     unknown,
     verifications,
@@ -101,12 +104,15 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     # Field crews read pages over slow mobile links: HTML compresses about 5x.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(integrations.router)  # first: the hot path matches before the other routes
+    app.include_router(sta.router)  # open data, read-only, no sign-in
+    app.include_router(dumps.router)
     for module in (
         devices,
         imports,
         labels,
         config,
         groups,
+        open_data,
         commands,
         rollouts,
         health,

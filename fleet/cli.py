@@ -468,3 +468,8 @@ def _provisioning_line(p: dict) -> str:
         return head
     verdict = "passed" if last["ok"] else "failed: " + ", ".join(last["failed"])
     return f"{head}; last verify {last['at'][:16]} {verdict}"
+
+
+from fleet.cli_users import users_app  # noqa: E402 (registered last: it uses this module's helpers)
+
+app.add_typer(users_app, name="user")

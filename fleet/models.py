@@ -74,6 +74,10 @@ class Group(SQLModel, table=True):
     description: str = ""
     config: dict = _json({})  # desired settings for every member (node overrides win)
     created_at: datetime = Field(default_factory=utcnow)
+    # Open data (migration 0007): members are public in the SensorThings API; coordinates rounded to
+    # this many decimals (None: as stored; 3 decimals is about 100 m).
+    open_data: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    open_data_decimals: int | None = Field(default=None, ge=0, le=6)
 
 
 class GroupMember(SQLModel, table=True):
@@ -106,7 +110,10 @@ class Uplink(SQLModel, table=True):
 
 
 class Reading(SQLModel, table=True):
-    __table_args__ = (Index("ix_reading_device_time", "device_id", "measured_at"),)
+    __table_args__ = (
+        Index("ix_reading_device_time", "device_id", "measured_at"),
+        Index("ix_reading_time", "measured_at"),  # city-wide "latest" in the SensorThings API (0007)
+    )
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
     uplink_id: int = Field(foreign_key="uplink.id", ondelete="CASCADE")
@@ -256,6 +263,39 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     expires_at: datetime | None = None  # None: never (machine tokens); people's tokens expire (0004)
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who signs in to the pages with a user name and password (machines keep API tokens).
+
+    `password_hash` is an argon2id PHC string (salt and cost inside it). `session_epoch` is written into
+    every session cookie; raising it (disable, new password, new role) ends the sessions already out."""
+
+    __tablename__ = "user_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=60, unique=True, index=True)  # stored lower-case
+    display_name: str = Field(default="", max_length=80)
+    role: str = Field(max_length=12)  # admin | technician | viewer
+    password_hash: str = Field(max_length=200)
+    session_epoch: int = 0
+    failed_signins: int = 0  # wrong passwords in a row (reset by a right one)
+    last_failed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_signin_at: datetime | None = None
+    disabled_at: datetime | None = None
+
+
+class SigninLink(SQLModel, table=True):
+    """A one-time sign-in link (shown as a QR code on a signed-in page): only its SHA-256 is stored; it
+    works once (`used_at`), until `expires_at`, and only while its account is enabled."""
+
+    __tablename__ = "signin_link"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
 
 
 class Verification(SQLModel, table=True):

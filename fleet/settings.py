@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     node_page_path: str = "/nodes/{dev_eui}"
     tr005_profile_id: str = "00000000"  # VendorID (2 bytes) + vendor profile (2 bytes), hex
 
+    # Open data (DCAT-AP.de record): who publishes, whom to ask, GovData's contributor id (optional URI)
+    open_data_publisher: str = "Stadt"
+    open_data_contact_email: str = ""
+    open_data_contributor_id: str = ""
+    # SensorThings API: at most this many queries at once (the rest wait, then get 503), and a time limit
+    # per query on PostgreSQL, so open-data readers cannot starve ingest of CPU and connections.
+    sta_max_concurrent: int = 2
+    sta_statement_timeout_s: int = 15
+
     # Network server for downlinks and registration: "none" | "chirpstack-grpc" | "chirpstack-mqtt" | "ttn"
     lns: Literal["none", "chirpstack-grpc", "chirpstack-mqtt", "ttn"] = "none"
     chirpstack_grpc: str = ""
@@ -65,6 +74,15 @@ class Settings(BaseSettings):
     battery_clear_mv: int = 3400
     alert_reminder_s: int = 6 * 3600
     sweep_interval_s: int = 60  # background sweep: offline alerts, downlink retries; 0 = off
+
+    # The map on the overview and node page: the city's own tile server (XYZ template, e.g.
+    # https://tiles.example.city/{z}/{x}/{y}.png); empty = a plain point plot, nothing fetched elsewhere.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+    map_tile_max_zoom: int = 19
+    map_center: str = ""  # "lat, lon" where an empty map opens (before any node has a position)
+    # A Nominatim-compatible /search URL for typing an address at install time; empty = coordinates only.
+    geocoder_url: str = ""
 
     @model_validator(mode="after")
     def _refuse_unsafe_secrets(self) -> "Settings":

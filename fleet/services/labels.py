@@ -1,7 +1,10 @@
-"""LoRa Alliance TR005 QR labels (`LW:D0:JoinEUI:DevEUI:ProfileID`), never with the AppKey in them.
+"""Node labels: one sticker, two audiences, never with the AppKey on it.
 
-The SVG label carries the QR code, the node's name, its DevEUI and the link to its page; a sheet is a
-printable HTML page of such labels (A4, 3 across), so a technician can print a batch before a round.
+The large QR is a short URL, `<public_url>/b/<asset id>` (the fleet's number for the node), which any
+phone camera opens: a signed-in crew member lands on the node page, anyone else on the bin's public page.
+The small second QR is the LoRa Alliance TR005 string (`LW:D0:JoinEUI:DevEUI:ProfileID`) for network-server
+claiming apps, labelled as such. The SVG label adds the node's name and DevEUI; a sheet is a printable
+HTML page of such labels (A4, 3 across), so a technician can print a batch before a round.
 """
 
 import html
@@ -22,25 +25,43 @@ def node_url(device: Device, cfg: Settings) -> str:
     return cfg.public_url.rstrip("/") + cfg.node_page_path.format(dev_eui=device.dev_eui)
 
 
+BIN_PATH = "/b/{asset_id}"
+TR005_CAPTION = "LoRaWAN TR005"  # what the small code is, for whoever holds a claiming app
+
+
+def bin_url(device: Device, cfg: Settings) -> str:
+    """The sticker's URL. The asset id is the fleet's number for the node: a few digits keep the QR at
+    version 2-3, large modules that a phone reads from arm's length on a dirty bin."""
+    return cfg.public_url.rstrip("/") + BIN_PATH.format(asset_id=device.id)
+
+
 def qr_png(device: Device, cfg: Settings, scale: int = 6) -> bytes:
+    """The code a phone camera scans (the bin URL), alone, e.g. for a label printer's template."""
     buf = io.BytesIO()
-    segno.make(tr005(device, cfg), error="m", micro=False).save(buf, kind="png", scale=scale, border=2)
+    segno.make(bin_url(device, cfg), error="m", micro=False).save(buf, kind="png", scale=scale, border=4)
     return buf.getvalue()
 
 
 def label_svg(device: Device, cfg: Settings, scale: int = 4) -> str:
-    qr = segno.make(tr005(device, cfg), error="m", micro=False)
-    size = qr.symbol_size(scale=scale, border=2)[0]
+    qr = segno.make(bin_url(device, cfg), error="m", micro=False)
+    size = qr.symbol_size(scale=scale, border=4)[0]
     buf = io.BytesIO()
-    qr.save(buf, kind="svg", scale=scale, border=2, xmldecl=False, svgns=True)
+    qr.save(buf, kind="svg", scale=scale, border=4, xmldecl=False, svgns=True)
     inner = buf.getvalue().decode()
-    height = size + 46
+    # The TR005 code at half the module size, beside its caption below the main text.
+    small = segno.make(tr005(device, cfg), error="m", micro=False)
+    small_size = small.symbol_size(scale=max(1, scale // 2), border=4)[0]
+    buf = io.BytesIO()
+    small.save(buf, kind="svg", scale=max(1, scale // 2), border=4, xmldecl=False, svgns=True)
+    small_inner = buf.getvalue().decode()
     width = max(size, 220)
     text = [
         (16, 14, "bold", device.name or device.dev_eui),
         (30, 10, "normal", f"DevEUI {device.dev_eui}"),
-        (42, 8, "normal", node_url(device, cfg)),
+        (42, 8, "normal", bin_url(device, cfg)),
+        (58 + small_size, 8, "normal", f"{TR005_CAPTION} (network server)"),
     ]
+    height = size + 64 + small_size
     lines = "".join(
         f'<text x="{width / 2:.0f}" y="{size + dy}" font-family="sans-serif" font-size="{fs}" '
         f'font-weight="{fw}" text-anchor="middle">{html.escape(t)}</text>'
@@ -49,6 +70,7 @@ def label_svg(device: Device, cfg: Settings, scale: int = 4) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}"><g transform="translate({(width - size) / 2:.0f},0)">{inner}</g>'
+        f'<g transform="translate({(width - small_size) / 2:.0f},{size + 48})">{small_inner}</g>'
         f"{lines}</svg>"
     )
 

@@ -22,12 +22,13 @@ from fleet.models import (
     Group,
     MaintenanceNote,
     Rollout,
+    UserAccount,
     utcnow,
 )
 from fleet.security import hash_token
+from fleet.services import accounts, health, labels, provisioning, tokens, wire
 from fleet.services import alerts as alerts_service
 from fleet.services import config as config_service
-from fleet.services import health, labels, provisioning, tokens, wire
 from fleet.services import rollout as rollout_service
 from fleet.settings import Settings
 from fleet.web.session import ROLES, Principal
@@ -74,6 +75,8 @@ def sign_in_token(request: Request, raw_token: str) -> Principal | None:
 
 def still_valid(request: Request, principal: Principal) -> Principal | None:
     """Re-check a session's principal: a revoked token or a changed role ends the web session."""
+    if principal.kind == "user":
+        return account_still_valid(request, principal)
     if principal.kind != "token" or not principal.ident.isdigit():
         return None
     with session(request) as db:
@@ -81,6 +84,46 @@ def still_valid(request: Request, principal: Principal) -> Principal | None:
         if not _live_token(db, token) or token.role != principal.role:
             return None
     return principal
+
+
+# --- people with accounts (fleet.services.accounts) ------------------------------------------------------
+def account_principal(account: UserAccount) -> Principal:
+    """The session of a signed-in account: its id and session epoch (raised to end every session)."""
+    return Principal("user", f"{account.id}:{account.session_epoch}", account.display_name, account.role)
+
+
+def account_still_valid(request: Request, principal: Principal) -> Principal | None:
+    """A session of a disabled account, or one from before a new password or role, no longer counts."""
+    user_id, _, epoch = principal.ident.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None
+    with session(request) as db:
+        if accounts.usable(db, int(user_id), int(epoch), principal.role) is None:
+            return None
+    return principal
+
+
+def account_of(db: Session, principal: Principal) -> UserAccount | None:
+    """The account a page's user signed in with (None for a token session)."""
+    if principal.kind != "user":
+        return None
+    user_id = principal.ident.partition(":")[0]
+    return db.get(UserAccount, int(user_id)) if user_id.isdigit() else None
+
+
+def signin_link_url(request: Request, raw: str) -> str:
+    """Where a phone goes when it scans the sign-in QR (the fleet's public address, as node labels)."""
+    return settings(request).public_url.rstrip("/") + f"/signin/link/{raw}"
+
+
+def qr_svg_for(text: str) -> str:
+    """Any short text as an inline SVG QR code: a viewBox only (the page sizes it), the 4-module quiet
+    zone ISO/IEC 18004 asks for, black on white whatever the page's colours."""
+    buf = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(
+        buf, kind="svg", border=4, xmldecl=False, svgns=True, omitsize=True, dark="#000", light="#fff"
+    )
+    return buf.getvalue().decode()
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -95,12 +138,13 @@ def full_threshold_pct() -> int:
 
 
 def qr_svg(device: Device, cfg: Settings) -> str:
-    """Just the TR005 QR code as compact inline SVG (the sheet prints name and street as text beside it)."""
-    buf = io.BytesIO()
-    segno.make(labels.tr005(device, cfg), error="m", micro=False).save(
-        buf, kind="svg", scale=1, border=2, xmldecl=False, svgns=True, omitsize=True
-    )
-    return buf.getvalue().decode()
+    """The bin URL's QR as compact inline SVG (the sheet prints name and street as text beside it)."""
+    return qr_svg_for(labels.bin_url(device, cfg))
+
+
+def tr005_svg(device: Device, cfg: Settings) -> str:
+    """The smaller second code: the TR005 string for network-server claiming apps."""
+    return qr_svg_for(labels.tr005(device, cfg))
 
 
 # --- acting --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from fleet.web import fleetdata
+from fleet.web import fleetdata, nodemap
 from fleet.web.i18n import CITY_TZ, LANG_COOKIE, LANGUAGES, Translator, negotiate
 from fleet.web.session import SESSION_COOKIE, Principal, verify
 
@@ -46,6 +46,17 @@ def static_version(name: str) -> str:
 
 def static_url(name: str) -> str:
     return f"{STATIC_PREFIX}{name}?v={static_version(name)}"
+
+
+@cache
+def leaflet_version(name: str) -> str:
+    folder = nodemap.leaflet_dir()
+    return hashlib.sha256((folder / name).read_bytes()).hexdigest()[:10] if folder else ""
+
+
+def leaflet_url(name: str) -> str:
+    """Leaflet's own files, served by the fleet from the npm package (see nodemap.LEAFLET_DIRS)."""
+    return f"{STATIC_PREFIX}leaflet/{name}?v={leaflet_version(name)}"
 
 
 def translator(request: Request) -> Translator:
@@ -115,6 +126,7 @@ def page(
         "languages": LANGUAGES,
         "lang_url": lambda code: f"/lang/{code}?next={quote(here)}",
         "static_url": static_url,
+        "leaflet_url": leaflet_url,
         "tz_name": str(CITY_TZ),
         "csrf": csrf_token(request) if user else "",
         "flash": None,
@@ -124,6 +136,10 @@ def page(
     html = _env.get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)
+    if tiles := nodemap.tile_origin(fleetdata.settings(request)):  # the city's tile server may send images
+        response.headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"].replace(
+            "img-src 'self' data:", f"img-src 'self' data: {tiles}"
+        )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Language"] = t.lang
     response.headers["Vary"] = "Accept-Language, Cookie"

@@ -51,3 +51,15 @@ def test_emu_run_provisions_and_feeds_a_running_fleet(fleet_factory, tmp_path):
         config["applied"]["bin_height_cm"] == 100 and config["reported_version"] == config["desired_version"]
     )
     assert "burning-001" in result.output and "events posted" in result.output
+
+
+def test_the_demo_fleet_has_a_crew_account_that_signs_in_with_its_password(fleet_factory):
+    import httpx
+
+    fleet = fleet_factory()
+    fleet.grpc_target = f"127.0.0.1:{free_port()}"
+    fleet.start()
+    with httpx.Client(base_url=fleet.url, timeout=10) as http:
+        r = http.post("/signin", data={"username": "crew", "password": fleet.crew_password, "next": "/"})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert "Demo crew" in http.get("/", headers={"Accept-Language": "en"}).text

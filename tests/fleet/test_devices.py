@@ -1,5 +1,7 @@
 """Provisioning through HTTP: register, CSV import with a result per row, TR005 labels."""
 
+import re
+
 from fleet_helpers import add_device
 from sqlmodel import select
 
@@ -102,7 +104,8 @@ def test_tr005_labels_never_carry_the_appkey(client, tech, viewer):
     created = add_device(client, tech, dev_eui="70B3D57ED00000AB", join_eui="70B3D57ED0000000", name="Ring 7")
     svg = client.get("/api/v1/devices/70B3D57ED00000AB/label.svg", headers=viewer)
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
-    assert "Ring 7" in svg.text and "https://fleet.example/nodes/70B3D57ED00000AB" in svg.text
+    assert "Ring 7" in svg.text and re.search(r"https://fleet\.example/b/\d+<", svg.text)  # the sticker URL
+    assert "LoRaWAN TR005" in svg.text  # the second code, labelled
     assert created["app_key"] not in svg.text
     png = client.get("/api/v1/devices/70B3D57ED00000AB/label.png", headers=viewer)
     assert png.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -112,7 +112,7 @@ def test_label_sheet_has_a_tr005_qr_per_node_and_no_keys(as_role):
     labels = re.findall(r'<div class="label">', html)
     assert len(labels) >= 2
     assert html.count("<svg") >= len(labels)
-    assert f"/nodes/{seed.HEALTHY}" in html
+    assert "/b/" in html and "LoRaWAN TR005" in html  # the sticker URL, and the TR005 code labelled
     single = as_role("technician").get(f"/nodes/{seed.HEALTHY}/label.svg")
     assert single.headers["content-type"].startswith("image/svg+xml") and "Marktplatz" in single.text
 

@@ -37,6 +37,8 @@ class LocalFleet:
     ingest_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     grpc_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     admin_token: str = ""
+    # a technician's account for the pages (user "crew"): people sign in with a password, not a token
+    crew_password: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     url: str = ""
     _server: object = None
     _thread: threading.Thread | None = None
@@ -46,7 +48,7 @@ class LocalFleet:
         from sqlmodel import Session
 
         from fleet.app import create_app
-        from fleet.services import tokens
+        from fleet.services import accounts, tokens
         from fleet.settings import Settings
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,8 @@ class LocalFleet:
         app = create_app(settings)
         with Session(app.state.engine) as session:
             _, self.admin_token = tokens.create(session, name="demo admin", role="admin")
+            crew = {"username": "crew", "role": "technician", "display_name": "Demo crew"}
+            accounts.create(session, password=self.crew_password, **crew)
             session.commit()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)

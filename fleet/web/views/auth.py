@@ -1,9 +1,9 @@
 """Sign-in, sign-out and the language switch.
 
-Sign-in is protected against login CSRF (another site's form signing the victim into the attacker's
-account) like every other form, with a token: before sign-in there is no session to bind it to, so the
-sign-in page sets its own random cookie (SameSite=Strict) and the form carries an HMAC of it. A POST
-without both, or from another origin, is refused."""
+Sign-in (token or password) is protected against login CSRF (another site's form signing the victim into
+the attacker's account) like every other form, with a token: before sign-in there is no session to bind
+it to, so the sign-in page sets its own random cookie (SameSite=Strict) and the form carries an HMAC of
+it. A POST without both, or from another origin, is refused."""
 
 import hashlib
 import hmac
@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from fleet.web import fleetdata
 from fleet.web.i18n import LANG_COOKIE, LANGUAGES
 from fleet.web.render import error_page, optional_user, page, safe_next, translator
-from fleet.web.session import SESSION_COOKIE, SESSION_SECONDS, sign
+from fleet.web.session import SESSION_COOKIE, SESSION_SECONDS, Principal, sign
 
 router = APIRouter()
 SIGNIN_COOKIE = "kumpel_signin"
@@ -29,6 +29,11 @@ def _secure(request: Request) -> bool:
 def _signin_csrf(request: Request, nonce: str) -> str:
     key = fleetdata.secret_key(request).encode()
     return hmac.new(key, b"signin-csrf:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signin_csrf(request: Request) -> str:
+    """The sign-in form's token for this browser (its sign-in cookie), for a form shown again."""
+    return _signin_csrf(request, request.cookies.get(SIGNIN_COOKIE, ""))
 
 
 def _same_origin(request: Request) -> bool:
@@ -63,7 +68,14 @@ def signin_form(request: Request, next: str = "/"):
 
 
 @router.post("/signin", include_in_schema=False)
-def signin(request: Request, token: str = Form(""), next: str = Form("/"), csrf: str = Form("")):
+def signin(
+    request: Request,
+    token: str = Form(""),
+    next: str = Form("/"),
+    username: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+):
     t = translator(request)
     target = safe_next(next)
     nonce = request.cookies.get(SIGNIN_COOKIE, "")
@@ -71,6 +83,10 @@ def signin(request: Request, token: str = Form(""), next: str = Form("/"), csrf:
         request
     ):
         return error_page(request, 403, t("error.forbidden"), t("error.csrf"), None, t)
+    if username.strip() or password:  # people sign in with an account; a token is for machines and admins
+        from fleet.web.views import accounts  # (it starts sessions with this module's start_session)
+
+        return accounts.password_signin(request, t, username, password, target)
     if not token.strip():
         return page(
             request,
@@ -88,6 +104,11 @@ def signin(request: Request, token: str = Form(""), next: str = Form("/"), csrf:
             status_code=401,
             t=t,
         )
+    return start_session(request, principal, target)
+
+
+def start_session(request: Request, principal: Principal, target: str) -> RedirectResponse:
+    """The signed session cookie for a principal who just proved who they are, and on to `target`."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -147,8 +147,9 @@ def label_sheet(
                 "name": d.name or d.dev_eui,
                 "dev_eui": d.dev_eui,
                 "street": d.street,
-                "url": labels.node_url(d, cfg),
+                "url": labels.bin_url(d, cfg),
                 "svg": fleetdata.qr_svg(d, cfg),
+                "tr005_svg": fleetdata.tr005_svg(d, cfg),
             }
             for d in devices
         ]

@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from fleet.services import verification
+from fleet.services import forecast, verification
 from fleet.services.health import node_health
 from fleet.web import charts, fleetdata, queries, wording
 from fleet.web.i18n import Translator, as_utc
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
+from fleet.web.views import where
+from fleet.web.views.collection import full_text
 
 router = APIRouter()
 
@@ -24,6 +26,7 @@ _FLASHES = (
     "node.config_resent",
     "node.command_queued",
     "node.config_saved",
+    "map.position_saved",
 )  # the only messages ?flash= may show
 
 
@@ -231,6 +234,7 @@ def node_page(
                 "flags": last["flags"],
             },
             "full_threshold": full_pct,
+            "full_forecast": full_text(t, forecast.for_device(db, device.id, full_pct, now), now),
             "battery": {
                 "trend": health["battery"]["trend_mv_per_day"],
                 "days_left": health["battery"]["days_left"],
@@ -254,6 +258,7 @@ def node_page(
             ],
             "flash": t(flash) if flash in _FLASHES else None,
         }
+        context.update(where.node_context(request, t, db, device, health["status"], user))
     return page(request, "node.html", context, user=user, t=t)
 
 

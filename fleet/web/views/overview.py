@@ -9,6 +9,7 @@ from fleet.services.health import fleet_summary
 from fleet.web import fleetdata, queries, wording
 from fleet.web.render import error_page, page, refuse_post, require_user, translator
 from fleet.web.session import Principal
+from fleet.web.views import where
 
 router = APIRouter()
 
@@ -47,6 +48,7 @@ def overview(
         alerts = [wording.alert_view(t, alert, device) for alert, device in queries.open_alerts(db)]
         groups = queries.group_names(db)
         nodes = [wording.node_row(t, device, state, reading, now) for device, state, reading in rows]
+        map_context = where.overview_context(request, t, rows)
     return page(
         request,
         "overview.html",
@@ -59,6 +61,7 @@ def overview(
             "groups": groups,
             "f": f,
             "list_limit": queries.LIST_LIMIT,
+            **map_context,
         },
         user=user,
         t=t,
