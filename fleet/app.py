@@ -104,7 +104,12 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     # Field crews read pages over slow mobile links: HTML compresses about 5x.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(integrations.router)  # first: the hot path matches before the other routes
-    app.include_router(sta.router)  # open data, read-only, no sign-in
+    app.include_router(  # open data, read-only, no sign-in; errors in the SensorThings error shape
+        sta.router,
+        responses={
+            code: {"description": "SensorThings error {code, type, message}"} for code in (400, 404, 503)
+        },
+    )
     app.include_router(dumps.router)
     for module in (
         devices,
