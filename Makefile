@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.kumpel-installed
 # shipped in a built package); the fleet serves it itself, never from a CDN.
 LEAFLET := fleet/web/static/leaflet
 
-.PHONY: setup test demo lint typecheck-firmware bench clean browser
+.PHONY: setup test demo lint typecheck-firmware bench clean browser energy-year
 
 setup: $(STAMP) $(NPM_STAMP) $(LEAFLET)/leaflet.js
 
@@ -48,6 +48,11 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/energy.py
+
+# One node for a simulated year: the emulator's battery drain against the energy model (minutes).
+energy-year: setup
+	KUMPEL_YEAR=1 $(BIN)/pytest -q -s tests/tools/emulator/test_energy_year.py -o timeout=3600
 
 clean:
 	rm -rf $(VENV) node_modules $(LEAFLET) build dist *.egg-info .pytest_cache

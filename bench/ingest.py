@@ -309,6 +309,7 @@ def summary_bench(args: argparse.Namespace) -> None:
     from fleet import db
     from fleet.models import Device
     from fleet.services import health
+    from fleet.settings import Settings
 
     print(
         f"fleet summary: {args.summary_nodes} nodes, {args.summary_uplinks} uplinks (PostgreSQL)", flush=True
@@ -350,7 +351,7 @@ def summary_bench(args: argparse.Namespace) -> None:
             times = []
             for _ in range(5):
                 t = time.perf_counter()
-                health.node_health(s, device)
+                health.node_health(s, device, Settings())
                 times.append((time.perf_counter() - t) * 1000)
             print(
                 f"  node_health() of one node among them: median {statistics.median(times):.1f} ms",

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from fleet import db
@@ -49,6 +51,17 @@ async def _sweep_loop(app: FastAPI) -> None:
                 await asyncio.to_thread(sweep, session, app.state.adapter, app.state.settings)
         except Exception:  # the loop must survive a bad pass; the next one retries
             log.exception("sweep failed")
+
+
+def _database_unavailable(request, exc: Exception) -> JSONResponse:  # noqa: ANN001
+    """The database is down, restarting, out of disk or out of connections: nothing was acknowledged, so
+    the sender (ChirpStack, TTS, a client) retries later; 503 tells it so, where a 500 would say "bug"."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    log.error("database unavailable, answering 503 to %s %s: %s", request.method, request.url.path, reason)
+    request.app.state.metrics.unavailable.inc()
+    return JSONResponse(
+        {"detail": f"database unavailable, retry later: {reason}"}, 503, headers={"Retry-After": "5"}
+    )
 
 
 class BodyLimit:
@@ -100,6 +113,8 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     app.state.metrics = Metrics(engine)
     app.state.batcher = IngestBatcher(engine, cfg, app.state.adapter, app.state.metrics)
 
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_middleware(BodyLimit, limit=cfg.max_body_bytes, import_limit=cfg.max_import_bytes)
     # Field crews read pages over slow mobile links: HTML compresses about 5x.
     app.add_middleware(GZipMiddleware, minimum_size=1024)

@@ -2,7 +2,9 @@
 with the same services the API uses; KUMPEL_DATABASE_URL selects the database)."""
 
 import json
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,8 +79,9 @@ def _fail(message: str) -> None:
 
 def _device(session: Session, dev_eui: str):  # noqa: ANN202
     from fleet.models import Device
+    from protocols import identity
 
-    d = session.exec(select(Device).where(Device.dev_eui == dev_eui.replace(":", "").upper())).first()
+    d = session.exec(select(Device).where(Device.dev_eui == identity.normalize_eui(dev_eui))).first()
     if d is None:
         _fail(f"no device {dev_eui}")
     return d
@@ -86,11 +89,25 @@ def _device(session: Session, dev_eui: str):  # noqa: ANN202
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn; creates the database."""
+    """Run the HTTP service (API, integrations, pages, /metrics) under uvicorn; creates the database.
+    --workers N runs N processes behind the port (PostgreSQL only), each with its own ingest writer."""
     import uvicorn
 
+    if workers > 1:
+        url = _settings().database_url
+        if not url.startswith("postgresql"):
+            console.print(
+                f"[red]error:[/red] --workers {workers} needs PostgreSQL: SQLite has one writer at a time, "
+                "so several processes would only queue on its lock. Run one worker on SQLite, or set "
+                "KUMPEL_DATABASE_URL=postgresql+psycopg://... (see deploy/README.md).",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
     with _db(create=True):  # one clear line for a database that does not answer, before uvicorn starts
         pass
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics sums the counters of all workers from these files (fleet/metrics.py); fresh per start.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kumpel-metrics-")
     uvicorn.run("fleet.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
@@ -119,10 +136,10 @@ def mqtt() -> None:
     broker keeps what arrives while this is stopped and delivers it on the next start."""
     import threading
 
-    from fleet.api.routes.integrations import handle
     from fleet.lns.base import LnsError
     from fleet.lns.mqtt import Subscriber
     from fleet.metrics import Metrics
+    from fleet.services.receive import handle
 
     with _db() as (session, cfg, adapter):
         metrics = Metrics(session.get_bind())
@@ -196,11 +213,12 @@ def devices_list(
     ),
     limit: int = 200,
 ) -> None:
-    from fleet.models import Device, Group, GroupMember
-    from fleet.services import verification
+    from fleet.models import Device, Group, GroupMember, utcnow
+    from fleet.services import verdict, verification
 
     with _db() as (session, _, _a):
-        q = select(Device)
+        state = verdict.state_sql(utcnow())
+        q = select(Device, state)
         if group:
             q = (
                 q.join(GroupMember, col(GroupMember.device_id) == Device.id)
@@ -208,16 +226,16 @@ def devices_list(
                 .where(Group.name == group)
             )
         if status:
-            q = q.where(Device.health_status == status)
+            q = q.where(state == status)
         if provisioned is not None:
             q = q.where(verification.provisioned_filter(provisioned))
         table = Table("DevEUI", "name", "street", "health", "last seen", "provisioned", title="devices")
-        for d in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
+        for d, st in session.exec(q.order_by(col(Device.dev_eui)).limit(limit)).all():
             table.add_row(
                 d.dev_eui,
                 d.name,
                 d.street,
-                f"[{STATUS_STYLE.get(d.health_status, '')}]{d.health_status}[/]",
+                f"[{STATUS_STYLE.get(st, '')}]{st}[/]",
                 d.last_seen_at.isoformat(timespec="minutes") if d.last_seen_at else "never",
                 d.provisioned_at.date().isoformat() if d.provisioned_at else "[yellow]not verified[/]",
             )
@@ -293,7 +311,7 @@ def config_set(
     """Set desired settings for a node (overrides) or a whole group; queues the config downlinks."""
     from fleet.models import Group
     from fleet.services import config as config_service
-    from fleet.services import provisioning
+    from fleet.services import downlinks, provisioning
 
     values = {}
     for a in assignments:
@@ -319,7 +337,7 @@ def config_set(
         except config_service.ConfigError as exc:
             _fail(str(exc))
         session.commit()
-        sent = config_service.dispatch(session, adapter, cfg)
+        sent = downlinks.dispatch(session, adapter, cfg)
         session.commit()
         console.print(f"{len(queued)} config downlink(s) queued; dispatch: {sent}")
 
@@ -330,7 +348,7 @@ def rollout_create(
 ) -> None:
     from fleet.models import Group
     from fleet.services import config as config_service
-    from fleet.services import rollout
+    from fleet.services import downlinks, rollout
 
     values = {a.partition("=")[0]: int(a.partition("=")[2]) for a in assignments if "=" in a}
     with _db() as (session, cfg, adapter):
@@ -344,7 +362,7 @@ def rollout_create(
         except (rollout.RolloutError, config_service.ConfigError) as exc:
             _fail(str(exc))
         session.commit()
-        config_service.dispatch(session, adapter, cfg)
+        downlinks.dispatch(session, adapter, cfg)
         session.commit()
         _print_rollout(rollout.status(session, ro))
 
@@ -386,8 +404,7 @@ def rollout_abort(rollout_id: int) -> None:
 
 def _rollout_action(rollout_id: int, action: str) -> None:
     from fleet.models import Rollout
-    from fleet.services import config as config_service
-    from fleet.services import rollout
+    from fleet.services import downlinks, rollout
 
     with _db() as (session, cfg, adapter):
         ro = session.get(Rollout, rollout_id)
@@ -398,7 +415,7 @@ def _rollout_action(rollout_id: int, action: str) -> None:
         except rollout.RolloutError as exc:
             _fail(str(exc))
         session.commit()
-        config_service.dispatch(session, adapter, cfg)
+        downlinks.dispatch(session, adapter, cfg)
         session.commit()
         _print_rollout(rollout.status(session, ro))
 
@@ -412,7 +429,7 @@ def health_cmd(dev_eui: str = typer.Argument("", help="one node; empty: the flee
 def _health(dev_eui: str) -> None:
     from fleet.services import health
 
-    with _db() as (session, _, _a):
+    with _db() as (session, cfg, _a):
         if not dev_eui:
             s = health.fleet_summary(session)
             console.print(
@@ -430,7 +447,7 @@ def _health(dev_eui: str) -> None:
                 )
             console.print(table)
             return
-        h = health.node_health(session, _device(session, dev_eui))
+        h = health.node_health(session, _device(session, dev_eui), cfg)
         console.print(f"{h['dev_eui']} {h['name']}: [{STATUS_STYLE[h['status']]}]{h['status']}[/]")
         for r in h["reasons"]:
             console.print(f"  - [{STATUS_STYLE.get(r['severity'], '')}]{r['message']}[/]")

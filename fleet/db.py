@@ -9,11 +9,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATE_LOCK = 0x4B554D50_0002  # pg advisory lock key ("KUMP", 2)
 
 
 def make_engine(url: str) -> Engine:
@@ -42,5 +43,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Workers starting together (serve --workers N, or several hosts) migrate one after another.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

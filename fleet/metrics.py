@@ -1,8 +1,16 @@
 """Prometheus metrics: counters bumped by ingest, gauges read from the database at scrape time (so
-several workers report the same fleet-wide numbers). One registry per app, so tests can build many apps."""
+several workers report the same fleet-wide numbers). One registry per app, so tests can build many apps.
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+Under `serve --workers N` a scrape reaches one worker, chosen by the kernel: the per-process counters are
+then kept in prometheus_client's multiprocess files (PROMETHEUS_MULTIPROC_DIR, set by serve) and every
+worker answers with the sum over all workers, including ones that have died since.
+"""
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -52,7 +60,37 @@ class Metrics:
         self.rejected = Counter(
             "kumpel_ingest_rejected", "Ingest requests refused (4xx)", ["source"], registry=self.registry
         )
-        self.registry.register(FleetCollector(engine))
+        self.unavailable = Counter(
+            "kumpel_ingest_unavailable",
+            "Requests answered 503 because the database was unavailable (down, restarting, disk full)",
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "kumpel_ingest_queue_depth",
+            "Uplinks and events waiting for the ingest writer (per worker; summed over live workers)",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.commit_seconds = Histogram(
+            "kumpel_ingest_commit_seconds",
+            "Time for the writer to store and commit one batch",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.batch_size = Histogram(
+            "kumpel_ingest_batch_size",
+            "Uplinks and events committed together by the writer",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )
+        self._fleet = FleetCollector(engine)
+        self.registry.register(self._fleet)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        where = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not where:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=where)
+        merged.register(self._fleet)
+        return generate_latest(merged)

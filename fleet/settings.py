@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     offline_factor: float = 1.5  # later than 1.5x the expected interval: offline (as ChirpStack)
     battery_low_mv: int = 3300
     battery_clear_mv: int = 3400
+    battery_empty_mv: int = 3000  # the 3.3 V regulator drops out below this: the node stops reporting
+    battery_warning_days: float = 30.0  # warn when the battery trend says fewer days are left
+    loss_warning_pct: float = 10.0  # warn at this packet loss (from frame-counter gaps) ...
+    loss_min_expected: int = 10  # ... once at least this many uplinks were expected
+    stuck_readings: int = 12  # this many identical distance+temperature readings in a row: sensor stuck
     alert_reminder_s: int = 6 * 3600
     sweep_interval_s: int = 60  # background sweep: offline alerts, downlink retries; 0 = off
 

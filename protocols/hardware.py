@@ -7,7 +7,8 @@ its reset cause; the board profiles (node/boards.py PROFILES) and the JS codec's
 same things — tests/test_contracts.py holds them together.
 """
 
-BOARDS = ("devkit_rak3172", "rak11200")
+BOARDS = ("devkit_rak3172", "rak11200", "rak11200_rak13300", "heltec_v3")
+NATIVE_BOARDS = ("rak11200_rak13300", "heltec_v3")  # a bare SX1262: the firmware's own LoRaWAN stack
 ULTRASONIC = ("jsn_sr04t", "a02yyuw", "rak12007")
 CLIMATE = ("shtc3", "sht4x", "bme280")
 # index = the value of MicroPython's machine.reset_cause() (1 PWRON_RESET ... 5 SOFT_RESET); 0 and

@@ -19,6 +19,8 @@ def _literal(path: Path, name: str):  # noqa: ANN202
 def test_firmware_boards_are_the_contract_boards():
     profiles = _literal(ROOT / "firmware/node/boards.py", "PROFILES")
     assert sorted(profiles) == sorted(hardware.BOARDS)
+    native = sorted(name for name, p in profiles.items() if p.get("link") == "native")
+    assert native == sorted(hardware.NATIVE_BOARDS)
 
 
 def _imports_from(path: Path, module: str) -> set[str]:

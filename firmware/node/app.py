@@ -1,7 +1,9 @@
 """One wake cycle of the node, as a small state machine (DESIGN.md "Firmware").
 
 wake -> restore -> power_sensors -> measure -> decide -> radio (join if needed, send, downlinks) ->
-persist -> sensors_off -> deep sleep. Each step is a method named in STEPS, so the cycle reads as a list and
+persist -> sensors_off -> deep sleep. The radio side (node/sending.py) talks to the board's LoRaWAN link
+(node/link.py: a RAK3172 modem or the native stack on an SX1262); this module knows neither.
+Each step is a method named in STEPS, so the cycle reads as a list and
 a failing step is named in the log. The watchdog is fed between steps; a step that hangs ends in a
 watchdog reset, which the next boot counts and reports in its status uplink.
 """
@@ -29,12 +31,12 @@ WDT_TIMEOUT_MS = const(90000)  # longest honest cycle: recovery + join (20 s) + 
 UNPROVISIONED_SLEEP_MS = const(3600000)
 LOW_BATTERY_MV = const(3400)
 FIRE_HYSTERESIS_C = const(5)
-JOIN_BACKOFF_BASE_S = const(900)  # 15 min, doubled per failed join ...
-JOIN_BACKOFF_MAX_S = const(21600)  # ... up to 6 h, so a node in a dead zone tries 4 times a day
 MEASURE_NOW_SLEEP_MS = const(5000)
-MAX_UPLINKS_PER_CYCLE = const(4)
-FOPTS_MAX = const(15)  # LoRaWAN 1.0.x FOpts: room the modem's MAC answers may take in a frame
 SENSOR_WARMUP_MS = const(20)
+# A batch goes out before batch_size readings when the fill moved this many points since the previous
+# reading or the batch's first (an emptied bin, a bin filling fast); a still bin waits for batch_size,
+# the latest the fleet expects an uplink (SPEC: uplink interval = interval x batch_size)
+EARLY_FILL_CHANGE_PCT = const(20)
 COUNTERS_PATH = "counters.json"
 
 _DRIVERS = (
@@ -65,7 +67,8 @@ _US_FAULT = const(1)
 _CLIMATE_FAULT = const(2)
 _LOW_BATTERY = const(4)
 
-STEPS = ("restore", "power_sensors", "measure", "decide", "radio", "persist", "sensors_off")
+# sensors_off right after measure: the supply is not held through the radio's seconds (issue 11)
+STEPS = ("restore", "power_sensors", "measure", "sensors_off", "decide", "radio", "persist")
 
 
 def reset_cause_name(cause):
@@ -79,22 +82,24 @@ def reset_cause_name(cause):
 
 
 class Node:
-    """The node for one wake; `hw` and `modem` may be passed in (tests, other boards)."""
+    """The node for one wake; `hw` and `link` may be passed in (tests, other boards)."""
 
     state: "store.State"  # set by restore(), the first step
     reading: "Any"  # measure() -> decide(): the wake's reading dict
 
-    def __init__(self, prov, cfg, hw, modem, rtc):
+    def __init__(self, prov, cfg, hw, link, rtc):
         self.prov = prov
         self.cfg = cfg
         self.hw = hw
-        self._modem = modem
+        self._link = link
         self.rtc = rtc
+        self.rtc_image = None  # native link: the RTC bytes, whose tail is the MAC's state
         self.wdt = None
         self.reset_cause = reset_cause_name(machine.reset_cause())
         self.reading = None
         self.faults = 0  # _US_FAULT | _CLIMATE_FAULT | _LOW_BATTERY of this wake's measurement
         self.alarm = False
+        self.moved = False  # the fill moved EARLY_FILL_CHANGE_PCT: send the batch now
         self.flushing = False
         self.uplinks = 0
         self.reboot = False
@@ -103,18 +108,21 @@ class Node:
         self.fopts_room = 0  # bytes a batch leaves free for MAC answers after the modem refused one twice
         self.sleep_ms = cfg["meas_interval_min"] * 60000
         self.started_ms = time.ticks_ms()
+        self.setup_ms = 0  # main() before the node existed (provisioning, config, board), for the phase log
 
     @property
-    def modem(self):
-        """The RAK3172 driver, made on first use: a cycle that only stores a sample never loads it."""
-        if self._modem is None:
-            from node import rui3
+    def link(self):
+        """The board's LoRaWAN link, made on first use: a cycle that only stores a sample never loads it."""
+        if self._link is None:
+            from node import sending
 
-            self._modem = rui3.Rui3(self.hw["modem_uart"], self.hw.get("modem_reset"))
-        return self._modem
+            self._link = sending.make_link(self)
+        return self._link
 
     # -- steps ---------------------------------------------------------------------------------------
     def restore(self):
+        if self.hw.get("link") == "native":
+            self.rtc_image = self.rtc.memory()
         self.state, ok = store.load_rtc(self.rtc)
         st = self.state
         if self.reset_cause == "deepsleep" and not ok:
@@ -212,6 +220,7 @@ class Node:
             else None
         )
         if fill is not None:
+            self.moved = self._moved(fill)
             st.last_fill_pct = fill
             threshold = cfg["full_threshold_pct"]
             if not st.has(store.F_BIN_FULL) and fill >= threshold:
@@ -244,11 +253,28 @@ class Node:
         st.batch_flags |= flags
         self.reading = None
 
+    def _moved(self, fill):
+        """The fill moved EARLY_FILL_CHANGE_PCT since the previous reading or the batch's first."""
+        st = self.state
+        if st.last_fill_pct != 255 and abs(fill - st.last_fill_pct) >= EARLY_FILL_CHANGE_PCT:
+            return True
+        if not st.batch_len:
+            return False
+        first = st.sample(0, False)["distance_cm"]
+        first = codec.fill_percent(first, self.cfg["bin_height_cm"]) if first is not None else None
+        return first is not None and abs(fill - first) >= EARLY_FILL_CHANGE_PCT
+
     def _next_uplink(self):
         """(fport, payload, samples it carries) of the most urgent pending uplink, or None."""
         st = self.state
         cfg = self.cfg
-        if self.flushing or self.alarm or st.has(store.F_MEASURE_NOW) or st.batch_len >= cfg["batch_size"]:
+        if (
+            self.flushing
+            or self.alarm
+            or self.moved
+            or st.has(store.F_MEASURE_NOW)
+            or st.batch_len >= cfg["batch_size"]
+        ):
             frame = self._batch_frame()
             if frame is not None:
                 self.flushing = True  # a split batch goes out whole in this cycle (uplink budget allowing)
@@ -321,61 +347,9 @@ class Node:
         }
 
     def radio(self):
-        st = self.state
-        while self.uplinks < MAX_UPLINKS_PER_CYCLE:
-            nxt = self._next_uplink()
-            _unload(*_FRAMES)  # the frame is built: its encoder is not needed while the radio works
-            if nxt is None:
-                return
-            from node import rui3  # not before: a quiet cycle never loads the modem driver
+        from node import sending
 
-            if not st.has(store.F_JOINED):
-                if not self._ensure_joined():
-                    return
-                nxt = self._next_uplink()  # again: a status must count this join
-                _unload(*_FRAMES)
-            fport, payload, samples = nxt
-            nxt = None
-            self._feed()
-            try:
-                ok = self.modem.send(fport, payload)
-            except rui3.NotJoined:
-                log.warning("modem lost its session: join again")
-                st.set(store.F_JOINED, False)
-                st.radio_errors += 1
-                self.uplinks += 1  # counts against the cycle's budget: no join/send loop
-                continue
-            except rui3.ModemSilent as e:
-                log.error(f"modem silent ({e}): resetting it")
-                st.radio_errors += 1
-                self._recover()
-                return
-            except rui3.DutyCycle as e:  # the band is closed: the data waits for a later wake
-                log.warning("uplink on fPort %d waits: %s" % (fport, e))
-                return
-            except rui3.PayloadTooLong:
-                # the modem sent the pending MAC answers in an empty frame instead (airtime: counts);
-                # the same frame fits now unless the answers are sticky: then leave room for them
-                log.warning("fPort %d: %d bytes + MAC answers over the limit" % (fport, len(payload)))
-                self.uplinks += 1
-                if self.too_long:
-                    self.fopts_room = FOPTS_MAX
-                self.too_long += 1
-                continue
-            except rui3.ModemError as e:
-                log.error("uplink on fPort %d refused: %s" % (fport, e))
-                st.radio_errors += 1
-                return
-            self.uplinks += 1
-            if not ok:
-                log.warning("confirmed uplink on fPort %d not acknowledged" % fport)
-                st.radio_errors += 1
-            log.info("uplink fPort %d, %d bytes" % (fport, len(payload)))
-            self._sent(fport, samples, ok)
-            if self.modem.rssi is not None:
-                st.rssi, st.snr = self.modem.rssi, self.modem.snr
-            if self.modem.downlink is not None:
-                self._downlink(*self.modem.downlink)
+        sending.send_due(self, self._next_uplink, _unload_frames)
 
     def _sent(self, fport, samples, ok):
         st = self.state
@@ -392,78 +366,11 @@ class Node:
         else:
             st.drop_samples(samples)
             if not st.batch_len:
-                self.alarm = False
+                self.alarm = self.moved = False
                 st.set(store.F_MEASURE_NOW, False)
-
-    def _ensure_joined(self):
-        from node import rui3
-
-        st = self.state
-        if st.has(store.F_JOINED):
-            return True
-        now = time.time()
-        if now < st.next_join_s:
-            log.info("join backoff: next attempt in %d s" % (st.next_join_s - now))
-            return False
-        self._feed()
-        try:
-            if not st.has(store.F_IDENTITY_SET):
-                p = self.prov
-                c = self.cfg
-                self.modem.setup(
-                    p["dev_eui"],
-                    p["join_eui"],
-                    p["app_key"],
-                    p["band"],
-                    c["adr"],
-                    c["data_rate"],
-                    c["confirmed"],
-                )
-                st.set(store.F_IDENTITY_SET)
-            joined = self.modem.join()
-        except rui3.ModemSilent as e:
-            log.error(f"modem silent ({e}): resetting it")
-            st.radio_errors += 1
-            self._recover()
-            return False
-        except rui3.ModemError as e:
-            log.error(f"modem setup/join refused: {e}")
-            st.radio_errors += 1
-            joined = False
-        if joined:
-            st.set(store.F_JOINED)
-            st.join_count += 1
-            st.join_failures = 0
-            st.next_join_s = 0
-            log.info("joined (join %d)" % st.join_count)
-            return True
-        st.radio_errors += 1
-        self._back_off("join failed")
-        return False
-
-    def _back_off(self, what):
-        """Next modem attempt 15 min after this wake began, doubled per failure up to 6 h (RTC memory)."""
-        st = self.state
-        st.join_failures += 1
-        delay = min(JOIN_BACKOFF_BASE_S << min(st.join_failures - 1, 8), JOIN_BACKOFF_MAX_S)
-        woke_s = time.time() - time.ticks_diff(time.ticks_ms(), self.started_ms) // 1000
-        st.next_join_s = woke_s + delay
-        log.warning("%s (%d in a row): next attempt in %d s" % (what, st.join_failures, delay))
-
-    def _recover(self):
-        st = self.state
-        st.set(store.F_JOINED, False)
-        st.set(store.F_IDENTITY_SET, False)  # a reset modem needs its setup again
-        if self.modem.recover():
-            log.info("modem answers again after reset")
-        else:
-            # unpowered or miswired: without a back-off every cycle with data due would spend ~5 s of
-            # time-outs and resets on it; the join schedule's back-off applies (no session without it)
-            self._back_off("modem still silent after reset")
 
     def _downlink(self, fport, data):
         st = self.state
-        self.modem.downlink = None
         try:
             if fport == codec.PORT_CONFIG:
                 version, entries = codec.parse_config(data)
@@ -473,10 +380,10 @@ class Node:
                 st.set(store.F_REPORT_DUE)
                 log.info("config %d applied: %s" % (version, report))
                 changed = [settings.BY_ID[sid][1] for sid, s in report if s == "ok"]
-                if "adr" in changed or "data_rate" in changed:  # the modem holds these
-                    self.modem.set_rate(self.cfg["adr"], self.cfg["data_rate"])
+                if "adr" in changed or "data_rate" in changed:  # the link holds these
+                    self.link.set_rate(self.cfg["adr"], self.cfg["data_rate"])
                 if "confirmed" in changed:
-                    self.modem.set_confirmed(self.cfg["confirmed"])
+                    self.link.set_confirmed(self.cfg["confirmed"])
             elif fport == codec.PORT_COMMAND:
                 command = codec.decode_downlink(fport, data)["command"]
                 log.info("command: " + command)
@@ -490,6 +397,7 @@ class Node:
                 elif command == "rejoin":
                     st.set(store.F_JOINED, False)
                     st.next_join_s = 0
+                    self.link.forget()
             else:
                 log.warning("downlink on unknown fPort %d ignored" % fport)
             _unload(*_FRAMES)  # the parser is done
@@ -502,7 +410,16 @@ class Node:
                 st.set(store.F_REPORT_DUE)
 
     def persist(self):
-        store.save_rtc(self.rtc, self.state)
+        if self.hw.get("link") != "native":
+            store.save_rtc(self.rtc, self.state)
+            return
+        from node.link import link_tail
+
+        # the MAC's state rides behind the cycle's image; kept as it was when the link slept this cycle
+        tail = self._link.persist() if self._link is not None else link_tail(self.rtc_image)
+        self.rtc.memory(bytes(self.state.pack()) + (tail or b""))
+        if self._link is not None:
+            self._link.sleep()
 
     def sensors_off(self):
         for key, off in (("sensor_power", 0), ("us_power_down", 1)):
@@ -518,6 +435,8 @@ class Node:
     def run(self):
         """Run all steps; returns the ms to deep-sleep (the caller sleeps or resets)."""
         self.wdt = machine.WDT(timeout=WDT_TIMEOUT_MS)
+        phases = "setup=%d" % self.setup_ms
+        t = time.ticks_ms()
         for step in STEPS:
             self._feed()
             gc.collect()
@@ -536,6 +455,10 @@ class Node:
                     }
                     self.faults = _US_FAULT | _CLIMATE_FAULT
                     self.state.sensor_errors += 1
+            now = time.ticks_ms()
+            phases += " %s=%d" % (step, time.ticks_diff(now, t))
+            t = now
+        log.info("phases ms: " + phases)  # where the awake time goes (energy: tools/energy.py)
         if self.reboot:
             return 0
         awake = time.ticks_diff(time.ticks_ms(), self.started_ms)
@@ -602,6 +525,10 @@ def _setup():
     return prov, Config().load(), hw
 
 
+def _unload_frames():
+    _unload(*_FRAMES)
+
+
 def _unload(*names):
     """Forget modules a cycle no longer needs so the collector can free them (64 KB heap): the entry in
     sys.modules and the attribute on the package both hold the module."""
@@ -616,6 +543,11 @@ def _unload(*names):
     gc.collect()
 
 
+# when this module was imported (main.py's first step), for the phase log's "setup": a module global, not
+# a local of main() - one more local there kept ~2.3 KB of the setup's garbage alive through the cycle
+_MAIN_MS = [time.ticks_ms()]
+
+
 def main():
     """Boot entry (main.py): build the node from the provisioning file and run one wake cycle."""
     setup = _setup()
@@ -624,11 +556,12 @@ def main():
     prov, cfg, hw = setup
     gc.collect()
     node = Node(prov, cfg, hw, None, machine.RTC())
+    node.setup_ms = time.ticks_diff(node.started_ms, _MAIN_MS[0])
     sleep_ms = node.run()
-    modem = node._modem
+    link = node._link
     log.info(
         "cycle done: %d uplinks, %d AT exchanges, sleeping %d ms"
-        % (node.uplinks, modem.exchanges if modem else 0, sleep_ms)
+        % (node.uplinks, getattr(link, "exchanges", 0) if link else 0, sleep_ms)
     )
     if node.reboot:
         machine.reset()

@@ -5,7 +5,10 @@ builds its machine objects from. build() turns a profile into machine objects; d
 """
 
 # Each profile: bus/pin assignments. UART entries are (id, tx, rx, baudrate); I2C is (id, scl, sda).
-# Pins absent from a profile are absent from the dict build() returns.
+# Pins absent from a profile are absent from the dict build() returns. "link" names the LoRaWAN link
+# (node/link.py): "rui3" (a RAK3172 modem on modem_uart, the default) or "native" (an SX1262 on SPI,
+# described by "lora": spi (id, sck, mosi, miso), nss, reset, busy, dio1, TCXO voltage on DIO3 in mV,
+# whether DIO2 drives the RF switch, and an antenna/LNA supply pin if the module has one).
 PROFILES = {
     # Generic ESP32 DevKit-C with a RAK3172 breakout on UART2, sensors behind a P-MOSFET high-side switch.
     "devkit_rak3172": {
@@ -32,6 +35,53 @@ PROFILES = {
         "battery_adc": 36,  # AIN0
         "battery_ratio": 0.6,
         "led": 12,  # LED1
+    },
+    # RAK11200 with a RAK13300 (SX1262) in the IO slot: pins from RAK's WisBlock IO mapping as the
+    # Meshtastic RAK11200 variant records it (meshtastic/firmware variants/esp32/rak11200/variant.h,
+    # citing docs.rakwireless.com RAK13300): NSS = WB_CS GPIO32, SPI SCK 33 / MOSI 25 / MISO 35,
+    # RESET = IO4 (23), BUSY = IO5 (13), DIO1 = IO6 (22), antenna switch supply IO3 (26), module power
+    # IO2 (27, the 3V3_S rail, shared with the sensors), DIO2 RF switch, TCXO 1.8 V on DIO3.
+    # The IO slot is taken, so the ultrasonic sensor is a UART one (A02YYUW) on UART1 (tx 21, rx 19).
+    "rak11200_rak13300": {
+        "link": "native",
+        "lora": {
+            "spi": (1, 33, 25, 35),
+            "nss": 32,
+            "reset": 23,
+            "busy": 13,
+            "dio1": 22,
+            "ant_power": 26,
+            "tcxo_mv": 1800,
+            "dio2_rf_switch": True,
+        },
+        "sensor_uart": (1, 21, 19, 9600),
+        "i2c": (0, 5, 4),
+        "sensor_power": 27,  # IO2: 3V3_S, powers the RAK13300 too
+        "battery_adc": 36,
+        "battery_ratio": 0.6,
+        "led": 12,
+    },
+    # Heltec WiFi LoRa 32 V3 (ESP32-S3 + SX1262 on board): SPI NSS 8, SCK 9, MOSI 10, MISO 11, RESET 12,
+    # BUSY 13, DIO1 14 (HelTecAutomation/Heltec_ESP32 src/driver/board-config.h, WIFI_LORA_32_V3);
+    # TCXO 1.8 V on DIO3 and DIO2 as RF switch (meshtastic variants/esp32s3/heltec_v3/variant.h); LED 35,
+    # header I2C SDA 41 / SCL 42 (espressif/arduino-esp32 variants/heltec_wifi_lora_32_V3/pins_arduino.h);
+    # battery on GPIO1 through a 390k/100k divider (×4.9, Meshtastic's ADC_MULTIPLIER).
+    # Not wired here: Vext (GPIO36, active low) and the battery divider switch ADC_CTRL (GPIO37).
+    "heltec_v3": {
+        "link": "native",
+        "lora": {
+            "spi": (1, 9, 10, 11),
+            "nss": 8,
+            "reset": 12,
+            "busy": 13,
+            "dio1": 14,
+            "tcxo_mv": 1800,
+            "dio2_rf_switch": True,
+        },
+        "i2c": (0, 42, 41),
+        "battery_adc": 1,
+        "battery_ratio": 0.204,
+        "led": 35,
     },
 }
 
@@ -78,7 +128,30 @@ def build(name, machine):
             hw[key] = Pin(prof[key], Pin.OUT, pull=None, value=level, hold=False)
     if "battery_adc" in prof:
         hw["battery_adc"] = machine.ADC(Pin(prof["battery_adc"]), atten=machine.ADC.ATTN_11DB)
+    if "led" in prof:
+        hw["led"] = Pin(prof["led"], Pin.OUT, value=0)
+    hw["link"] = prof.get("link", "rui3")
+    if "lora" in prof:
+        hw["lora"] = _lora(prof["lora"], machine)
     return hw
+
+
+def _lora(lp, machine):
+    """The SX1262's bus and pins as machine objects; the driver is made by node.link.make_radio."""
+    Pin = machine.Pin
+    bus, sck, mosi, miso = lp["spi"]
+    lora = {
+        "spi": machine.SPI(bus, baudrate=2000000, sck=Pin(sck), mosi=Pin(mosi), miso=Pin(miso)),
+        "cs": Pin(lp["nss"], Pin.OUT, pull=None, value=1, hold=False),
+        "busy": Pin(lp["busy"], Pin.IN),
+        "dio1": Pin(lp["dio1"], Pin.IN),
+        "reset": Pin(lp["reset"], Pin.OUT, pull=None, value=1, hold=False),
+        "tcxo_mv": lp.get("tcxo_mv"),
+        "dio2_rf_switch": lp.get("dio2_rf_switch", True),
+    }
+    if "ant_power" in lp:
+        lora["ant_power"] = Pin(lp["ant_power"], Pin.OUT, pull=None, value=0, hold=False)
+    return lora
 
 
 def hold(hw, esp32):
@@ -89,4 +162,10 @@ def hold(hw, esp32):
         pin = hw.get(key)
         if pin is not None:
             pin.init(hold=True)
+    lora = hw.get("lora")  # the SX1262 sleeps: NSS and NRESET high, the antenna supply off
+    if lora is not None:
+        for key in ("cs", "reset", "ant_power"):
+            pin = lora.get(key)
+            if pin is not None:
+                pin.init(hold=True)
     esp32.gpio_deep_sleep_hold(True)

@@ -17,6 +17,7 @@ from fleet.security import hash_token
 from fleet.services import tokens
 from fleet.services.tokens import ROLES
 from fleet.settings import Settings
+from protocols import identity
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -111,7 +112,7 @@ def check_metrics_access(request: Request, cfg: SettingsDep) -> None:
 
 
 def device_or_404(session: Session, dev_eui: str) -> Device:
-    key = dev_eui.replace(":", "").replace("-", "").upper()
+    key = identity.normalize_eui(dev_eui)
     device = session.exec(select(Device).where(Device.dev_eui == key)).first()
     if device is None:
         raise HTTPException(404, f"no device with DevEUI {dev_eui}")

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from protocols import identity
+
 # Uplink.dedup_key is VARCHAR(120): an LNS id longer than this (less our prefix) cannot be an idempotency key.
 DEDUP_KEY_MAX = 120
 
@@ -79,12 +81,10 @@ def scrub(value: object) -> object:
 
 def norm_eui(value: object, what: str = "DevEUI") -> str:
     """16 hex digits, upper case; separators (:, -, space) tolerated; anything else is an IngestError."""
-    if not isinstance(value, str):
-        raise IngestError(f"{what} missing or not a string")
-    s = value.replace(":", "").replace("-", "").replace(" ", "").upper()
-    if len(s) != 16 or any(c not in "0123456789ABCDEF" for c in s):
-        raise IngestError(f"{what} {value!r} is not 16 hex digits")
-    return s
+    try:
+        return identity.parse_eui(value, what)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from exc
 
 
 class NetworkServer:

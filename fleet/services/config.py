@@ -1,4 +1,4 @@
-"""Desired vs reported configuration and the downlink queue with our own retry policy.
+"""Desired vs reported configuration (the downlink queue that carries it is fleet.services.downlinks).
 
 Desired = group configs (in membership order) with the node's overrides on top. Whatever differs from
 what the node has applied is "pending" and goes out as one config downlink carrying a new version. The
@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from fleet.lns.base import LnsError, NetworkServer
 from fleet.models import DesiredConfig, Device, Downlink, Event, Group, GroupMember, ReportedConfig, utcnow
 from fleet.services import wire
 from fleet.settings import Settings
@@ -39,9 +38,19 @@ def validate(settings: dict) -> dict:
             problems.append((name, value, status))
         clean[name] = value
     if problems:
-        words = "; ".join(f"{name}={value!r}: {status}" for name, value, status in problems)
+        words = "; ".join(
+            f"{name}={value!r}: {status}{_allowed(name, status)}" for name, value, status in problems
+        )
         raise ConfigError("refused settings: " + words, problems)
     return clean
+
+
+def _allowed(name: str, status: str) -> str:
+    """What the node would accept instead, so a refusal says how to fix it."""
+    if status == "unknown_key":
+        return " (known: " + ", ".join(wire.SETTING_NAMES) + ")"
+    span = wire.allowed_range(name)
+    return f" (allowed {span[0]}..{span[1]})" if span and status in ("out_of_range", "bad_format") else ""
 
 
 def _desired_row(session: Session, device: Device) -> DesiredConfig:
@@ -158,29 +167,6 @@ def reconcile(
     return dl
 
 
-def queue_command(
-    session: Session, device: Device, command: str, cfg: Settings, now: datetime | None = None
-) -> Downlink:
-    now = now or utcnow()
-    if command not in wire.codec.COMMANDS.values():
-        raise ConfigError(
-            f"unknown command {command!r}: expected one of " + ", ".join(sorted(wire.codec.COMMANDS.values()))
-        )
-    dl = Downlink(
-        device_id=device.id,
-        kind="command",
-        fport=wire.codec.PORT_COMMAND,
-        payload=wire.codec.encode_command(command),
-        command=command,
-        max_attempts=cfg.downlink_max_attempts,
-        next_attempt_at=now,
-        expires_at=now + timedelta(seconds=cfg.downlink_expiry_s),
-    )
-    session.add(dl)
-    session.add(Event(device_id=device.id, kind="command_queued", message=command))
-    return dl
-
-
 def apply_report(session: Session, device: Device, report: dict, now: datetime) -> Downlink | None:
     """A config report (fPort 4): mark accepted values applied, keep rejections, close the downlink."""
     version = report["config_version"]
@@ -274,79 +260,3 @@ def apply_status_version(session: Session, device: Device, version: int, now: da
     session.add(reported)
     device.expected_interval_s = wire.expected_interval_s(wire.defaults() | (reported.settings or {}))
     session.add(device)
-
-
-def backoff_s(device: Device, attempts: int, cfg: Settings) -> float:
-    # A Class A node only receives after it sends: never retry faster than 1.5 uplink intervals.
-    base = max(cfg.downlink_backoff_s, device.expected_interval_s * 1.5)
-    return base * (2 ** max(0, attempts - 1))
-
-
-def dispatch(
-    session: Session,
-    adapter: NetworkServer,
-    cfg: Settings,
-    *,
-    now: datetime | None = None,
-    device_id: int | None = None,
-    device_ids: list[int] | None = None,
-) -> dict:
-    """Send what is due, expire what is too old, give up after max attempts. Returns counts by outcome."""
-    now = now or utcnow()
-    q = select(Downlink).where(col(Downlink.state).in_(ACTIVE), Downlink.next_attempt_at <= now)
-    if device_id is not None:
-        q = q.where(Downlink.device_id == device_id)
-    if device_ids is not None:
-        q = q.where(col(Downlink.device_id).in_(device_ids))
-    counts = {"sent": 0, "expired": 0, "failed": 0, "error": 0, "waiting": 0}
-    for dl in session.exec(q.order_by(col(Downlink.id))).all():
-        device = session.get(Device, dl.device_id)
-        if dl.expires_at <= now:
-            dl.state, dl.last_error = "expired", f"not acknowledged before {dl.expires_at.isoformat()}"
-            counts["expired"] += 1
-        elif dl.kind == "command" and dl.state == "sent":
-            continue  # commands go out once; only an LNS failure report puts them back in the queue
-        elif dl.attempts >= dl.max_attempts:
-            dl.state = "failed"
-            dl.last_error = (dl.last_error or "") + f" (gave up after {dl.attempts} attempts)"
-            counts["failed"] += 1
-        elif not adapter.available:
-            dl.last_error = "no network server configured (KUMPEL_LNS=none)"
-            counts["waiting"] += 1
-            dl.next_attempt_at = now + timedelta(seconds=backoff_s(device, 1, cfg))
-        else:
-            dl.attempts += 1
-            dl.next_attempt_at = now + timedelta(seconds=backoff_s(device, dl.attempts, cfg))
-            try:
-                dl.lns_ref = adapter.enqueue(
-                    dev_eui=device.dev_eui, fport=dl.fport, payload=bytes(dl.payload), confirmed=dl.confirmed
-                )
-                dl.state, dl.last_error = "sent", None
-                counts["sent"] += 1
-            except LnsError as exc:
-                dl.last_error = str(exc)
-                counts["error"] += 1
-        dl.updated_at = now
-        session.add(dl)
-    return counts
-
-
-def on_lns_ack(
-    session: Session, device: Device, lns_ref: str | None, acknowledged: bool | None, now: datetime
-) -> None:
-    """ChirpStack ack/txack, TTS downlink_ack/nack/failed: commands complete or go back in the queue.
-    Config downlinks are not closed here (the config report is their acknowledgement)."""
-    if not lns_ref:
-        return
-    dl = session.exec(
-        select(Downlink).where(Downlink.device_id == device.id, Downlink.lns_ref == lns_ref)
-    ).first()
-    if dl is None or dl.state != "sent":
-        return
-    if dl.kind == "command" and acknowledged:
-        dl.state = "done"
-    elif acknowledged is False:
-        dl.state = "queued"
-        dl.last_error = "network server reports the downlink was not delivered"
-    dl.updated_at = now
-    session.add(dl)

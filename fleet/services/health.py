@@ -1,33 +1,25 @@
-"""Node health computed from what arrives, and the fleet summary.
+"""Node health: gathering the facts, judging them (fleet.services.verdict decides) and the fleet summary.
 
-node_health() is the one source of truth for a node's status; ingest stores its verdict on the Device
-row (health_status/health_reasons/health_rank) so fleet_summary() can answer for 100,000 nodes with one
-indexed query. Connectivity depends on the clock, not on uplinks, so it is evaluated at read time from
-Device.late_at / Device.offline_at (set at ingest from the applied config's uplink interval).
+judge() runs after ingest stored something that matters and in the sweep: it opens/closes alerts and
+stores the clock-free verdict on the Device row (health_status/health_reasons/health_rank), so
+fleet_summary() answers for 100,000 nodes with one indexed query. node_health() is the full picture of one
+node for the node page and the API, judged by the same reasons and the same table. Connectivity depends on
+the clock, not on uplinks, so it is evaluated at read time from Device.late_at / Device.offline_at (set at
+ingest from the applied config's uplink interval).
 """
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fleet.models import Alert, DesiredConfig, Device, Reading, ReportedConfig, StatusReport, Uplink, utcnow
-from fleet.services import verification, wire
+from fleet.services import alerts, verdict, verification, wire
+from fleet.settings import Settings
 
-RANK = {"ok": 0, "unknown": 1, "warning": 2, "offline": 3, "critical": 4}
-BATTERY_EMPTY_MV = 3000  # the 3.3 V regulator drops out below this: the node stops reporting
+RANK = verdict.RANK
 RECENT_UPLINKS = 100
 RECENT_READINGS = 48
-STUCK_READINGS = 12  # this many identical distance+temperature readings in a row: the sensor is stuck
-LOSS_WARNING_PCT = 10.0
-
-
-def set_connectivity_deadlines(device: Device, late_factor: float = 1.0, offline_factor: float = 1.5) -> None:
-    if device.last_seen_at is None:
-        device.late_at = device.offline_at = None
-        return
-    device.late_at = device.last_seen_at + timedelta(seconds=device.expected_interval_s * late_factor)
-    device.offline_at = device.last_seen_at + timedelta(seconds=device.expected_interval_s * offline_factor)
 
 
 def connectivity_state(device: Device, now: datetime) -> str:
@@ -41,26 +33,8 @@ def connectivity_state(device: Device, now: datetime) -> str:
     return "online"
 
 
-def _silence(silent: float, expected_s: int) -> str:
-    return f"no uplink for {_fmt_duration(silent)}, expected every {_fmt_duration(expected_s)}"
-
-
-def _reason(code: str, severity: str, message: str) -> dict:
-    return {"code": code, "severity": severity, "message": message}
-
-
-def _fmt_duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} d {hours % 24} h"
-
-
-def battery_trend(points: list[tuple[datetime, int]]) -> tuple[float | None, float | None]:
-    """(mV per day, days left to BATTERY_EMPTY_MV) by least squares; None without a day of data."""
+def battery_trend(points: list[tuple[datetime, int]], empty_mv: int) -> tuple[float | None, float | None]:
+    """(mV per day, days left to empty_mv) by least squares; None without a day of data."""
     if len(points) < 3 or (points[-1][0] - points[0][0]).total_seconds() < 86400:
         return None, None
     t0 = points[0][0]
@@ -75,7 +49,7 @@ def battery_trend(points: list[tuple[datetime, int]]) -> tuple[float | None, flo
     if slope >= 0:
         return round(slope, 2), None
     current = my + slope * (xs[-1] - mx)
-    return round(slope, 2), max(0.0, round((current - BATTERY_EMPTY_MV) / -slope, 1))
+    return round(slope, 2), max(0.0, round((current - empty_mv) / -slope, 1))
 
 
 def packet_loss(fcnts: list[int]) -> dict:
@@ -138,32 +112,12 @@ def _provisioning(session: Session, device: Device) -> dict:
     return {"provisioned_at": at.isoformat() if at else None, "last_verification": last}
 
 
-def node_health(session: Session, device: Device, now: datetime | None = None) -> dict:
-    """Everything known about one node's health.
-
-    Returns {"dev_eui", "name", "status": ok|warning|critical|offline|unknown, "rank",
-    "reasons": [{"code", "severity", "message"}], "connectivity": {"state", "last_seen_at",
-    "expected_interval_s", "silent_s"}, "battery": {"mv", "trend_mv_per_day", "days_left"},
-    "radio": {"rssi", "snr", "gateways", "sf", "dr"}, "packet_loss": {"received", "expected",
-    "loss_pct", "counter_resets", "rejoins"}, "reboots": {"by_cause": {cause: n}, "watchdog_resets"},
-    "sensor_faults": {"ultrasonic_fault": n, "climate_fault": n} (over the recent readings),
-    "stuck": bool, "decode_errors": n (recent uplinks), "config": config_view(), "last_reading": dict|None,
-    "alarms": {"bin_full": bool, "fire_alarm": bool}, "open_alerts": n,
-    "provisioning": {"provisioned_at", "last_verification": {"at", "ok", "failed": [names]} | None}}.
-    Times are ISO 8601 UTC strings. Not being verified yet is not a health reason: the node may still be
-    on the depot's bench.
-    """
-    now = now or utcnow()
-    reasons: list[dict] = []
+def gather(session: Session, device: Device, cfg: Settings, now: datetime) -> tuple[verdict.Facts, dict]:
+    """Read what the verdict needs (five small indexed queries, the config view two more) and what the
+    node page shows besides. Returns (facts for verdict.reasons(), details for node_health())."""
+    th = verdict.Thresholds.of(cfg)
     conn = connectivity_state(device, now)
     silent = (now - device.last_seen_at).total_seconds() if device.last_seen_at else None
-    if conn == "offline":
-        reasons.append(_reason("offline", "critical", _silence(silent, device.expected_interval_s)))
-    elif conn == "late":
-        reasons.append(_reason("late", "warning", _silence(silent, device.expected_interval_s)))
-    elif conn == "never":
-        reasons.append(_reason("never_seen", "warning", "no uplink received yet"))
-
     uplinks = list(
         session.exec(
             select(
@@ -183,17 +137,6 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
     uplinks.reverse()
     loss = packet_loss([u.fcnt for u in uplinks if u.fcnt is not None])
     loss["rejoins"] = device.rejoins
-    if loss["loss_pct"] is not None and loss["loss_pct"] >= LOSS_WARNING_PCT and loss["expected"] >= 10:
-        reasons.append(_reason("packet_loss", "warning", f"{loss['loss_pct']} % of uplinks lost"))
-    decode_errors = sum(1 for u in uplinks if u.decode_error)
-    if decode_errors:
-        reasons.append(
-            _reason(
-                "decode_errors",
-                "warning",
-                f"{decode_errors} of the last {len(uplinks)} uplinks could not be decoded",
-            )
-        )
     last = uplinks[-1] if uplinks else None
     radio = {"rssi": None, "snr": None, "gateways": 0, "sf": None, "dr": None}
     if last is not None:
@@ -204,50 +147,21 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
             select(Reading)
             .where(Reading.device_id == device.id)
             .order_by(col(Reading.measured_at).desc(), col(Reading.id).desc())
-            .limit(RECENT_READINGS)
+            .limit(max(RECENT_READINGS, th.stuck_readings))
         ).all()
     )
     latest = readings[0] if readings else None
-    faults = {"ultrasonic_fault": 0, "climate_fault": 0}
+    faults = {name: 0 for name in verdict.SENSOR_FAULTS}
     for r in readings:
         for name in faults:
             if name in (r.flags or []):
                 faults[name] += 1
-    if latest is not None:
-        for name in faults:
-            if name in (latest.flags or []):
-                reasons.append(
-                    _reason(
-                        name,
-                        "warning",
-                        f"{name.replace('_', ' ')} in the latest reading "
-                        f"({faults[name]} of the last {len(readings)})",
-                    )
-                )
-    window = readings[:STUCK_READINGS]
-    stuck = len(window) == STUCK_READINGS and all(
+    window = readings[: th.stuck_readings]
+    stuck = len(window) == th.stuck_readings and all(
         r.distance_cm is not None
         and (r.distance_cm, r.temperature_c) == (window[0].distance_cm, window[0].temperature_c)
         for r in window
     )
-    if stuck:
-        reasons.append(
-            _reason(
-                "stuck",
-                "warning",
-                f"the last {STUCK_READINGS} readings are identical "
-                f"({window[0].distance_cm} cm, {window[0].temperature_c} °C)",
-            )
-        )
-
-    alarms = {"bin_full": False, "fire_alarm": False}
-    if latest is not None:
-        alarms["fire_alarm"] = "fire_alarm" in (latest.flags or [])
-        alarms["bin_full"] = "bin_full" in (latest.flags or [])
-        if alarms["fire_alarm"]:
-            reasons.append(_reason("fire_alarm", "critical", f"fire alarm: {latest.temperature_c} °C"))
-        if alarms["bin_full"]:
-            reasons.append(_reason("bin_full", "warning", f"bin full: {latest.fill_pct} %"))
 
     since = now - timedelta(days=14)
     batt_points = [
@@ -263,28 +177,11 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
         ).all()
     ]
     battery_mv = next((r.battery_mv for r in readings if r.battery_mv is not None), None)
-    trend, days_left = battery_trend(batt_points)
-    if battery_mv is not None and battery_mv < 3300:
-        reasons.append(
-            _reason(
-                "battery_low",
-                "critical",
-                f"battery {battery_mv / 1000:.2f} V"
-                + (f", about {days_left:.0f} days left" if days_left is not None else ""),
-            )
-        )
-    elif days_left is not None and days_left < 30:
-        reasons.append(
-            _reason(
-                "battery_days_left",
-                "warning",
-                f"battery {battery_mv / 1000:.2f} V, about {days_left:.0f} days left",
-            )
-        )
+    trend, days_left = battery_trend(batt_points, th.battery_empty_mv)
 
     statuses = list(
         session.exec(
-            select(StatusReport)
+            select(StatusReport.reset_cause, StatusReport.watchdog_resets)
             .where(StatusReport.device_id == device.id, StatusReport.received_at >= since)
             .order_by(col(StatusReport.received_at))
         ).all()
@@ -293,102 +190,154 @@ def node_health(session: Session, device: Device, now: datetime | None = None) -
     for s in statuses:
         if s.reset_cause not in ("deepsleep", "unknown"):
             by_cause[s.reset_cause] = by_cause.get(s.reset_cause, 0) + 1
-    wdt = statuses[-1].watchdog_resets if statuses else 0
-    if by_cause.get("watchdog") or by_cause.get("brownout"):
-        reasons.append(
-            _reason(
-                "reboots",
-                "warning",
-                "unexpected resets in 14 days: " + ", ".join(f"{k} {v}" for k, v in sorted(by_cause.items())),
-            )
-        )
+    cfg_view = config_view(session, device)
+    facts = verdict.Facts(
+        connectivity=conn,
+        silent_s=silent,
+        expected_s=device.expected_interval_s,
+        loss=loss,
+        decode_errors=sum(1 for u in uplinks if u.decode_error),
+        recent_uplinks=len(uplinks),
+        latest=_reading_dict(latest) if latest else None,
+        faults=faults,
+        recent_readings=len(readings),
+        stuck=(window[0].distance_cm, window[0].temperature_c) if stuck else None,
+        battery_mv=battery_mv,
+        days_left=days_left,
+        reboots=by_cause,
+        rejected=cfg_view["rejected"],
+        pending=sorted(cfg_view["pending"]),
+    )
+    details = {
+        "radio": radio,
+        "trend": trend,
+        "watchdog_resets": statuses[-1].watchdog_resets if statuses else 0,
+        "config": cfg_view,
+    }
+    return facts, details
 
-    cfg = config_view(session, device)
-    if cfg["rejected"]:
-        reasons.append(
-            _reason(
-                "config_rejected",
-                "warning",
-                "node rejected: " + ", ".join(f"{k} ({v})" for k, v in sorted(cfg["rejected"].items())),
-            )
-        )
-    if cfg["drift"]:
-        reasons.append(
-            _reason(
-                "config_pending", "warning", "config not yet applied: " + ", ".join(sorted(cfg["pending"]))
-            )
-        )
 
-    open_alerts = session.exec(
-        select(func.count())
-        .select_from(Alert)
-        .where(Alert.device_id == device.id, col(Alert.closed_at).is_(None))
-    ).one()
+def open_alert_kinds(session: Session, device: Device) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            session.exec(
+                select(Alert.kind).where(Alert.device_id == device.id, col(Alert.closed_at).is_(None))
+            ).all()
+        )
+    )
 
-    if conn == "offline":
-        status = "offline"
-    elif any(r["severity"] == "critical" for r in reasons):
-        status = "critical"
-    elif conn == "never" and not readings:
-        status = "unknown"
-    elif reasons:
-        status = "warning"
-    else:
-        status = "ok"
-    if status == "offline" and any(r["severity"] == "critical" and r["code"] != "offline" for r in reasons):
-        status = "critical"
+
+def node_health(session: Session, device: Device, cfg: Settings, now: datetime | None = None) -> dict:
+    """Everything known about one node's health, judged by the same verdict as the stored one.
+
+    Returns {"dev_eui", "name", "status": ok|warning|critical|offline|unknown, "rank",
+    "reasons": [{"code", "severity", "params", "message"}], "connectivity": {"state", "last_seen_at",
+    "expected_interval_s", "silent_s"}, "battery": {"mv", "trend_mv_per_day", "days_left"},
+    "radio": {"rssi", "snr", "gateways", "sf", "dr"}, "packet_loss": {"received", "expected",
+    "loss_pct", "counter_resets", "rejoins"}, "reboots": {"by_cause": {cause: n}, "watchdog_resets"},
+    "sensor_faults": {"ultrasonic_fault": n, "climate_fault": n} (over the recent readings),
+    "stuck": bool, "decode_errors": n (recent uplinks), "config": config_view(), "last_reading": dict|None,
+    "alarms": {"bin_full": bool, "fire_alarm": bool}, "open_alerts": n,
+    "provisioning": {"provisioned_at", "last_verification": {"at", "ok", "failed": [names]} | None}}.
+    Times are ISO 8601 UTC strings. Not being verified yet is not a health reason: the node may still be
+    on the depot's bench.
+    """
+    now = now or utcnow()
+    facts, details = gather(session, device, cfg, now)
+    facts.open_alerts = open_alert_kinds(session, device)
+    found = verdict.reasons(facts, verdict.Thresholds.of(cfg))
+    status = verdict.combine(verdict.clock_free(found), facts.connectivity)
+    flags = set((facts.latest or {}).get("flags") or ())
     return {
         "dev_eui": device.dev_eui,
         "name": device.name,
         "status": status,
-        "rank": RANK[status],
-        "reasons": reasons,
+        "rank": verdict.RANK[status],
+        "reasons": [r.as_dict() for r in found],
         "connectivity": {
-            "state": conn,
+            "state": facts.connectivity,
             "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
             "expected_interval_s": device.expected_interval_s,
-            "silent_s": round(silent) if silent is not None else None,
+            "silent_s": round(facts.silent_s) if facts.silent_s is not None else None,
         },
-        "battery": {"mv": battery_mv, "trend_mv_per_day": trend, "days_left": days_left},
-        "radio": radio,
-        "packet_loss": loss,
-        "reboots": {"by_cause": by_cause, "watchdog_resets": wdt},
-        "sensor_faults": faults,
-        "stuck": stuck,
-        "decode_errors": decode_errors,
-        "config": cfg,
-        "last_reading": _reading_dict(latest) if latest else None,
-        "alarms": alarms,
-        "open_alerts": open_alerts,
+        "battery": {
+            "mv": facts.battery_mv,
+            "trend_mv_per_day": details["trend"],
+            "days_left": facts.days_left,
+        },
+        "radio": details["radio"],
+        "packet_loss": facts.loss,
+        "reboots": {"by_cause": facts.reboots, "watchdog_resets": details["watchdog_resets"]},
+        "sensor_faults": facts.faults,
+        "stuck": facts.stuck is not None,
+        "decode_errors": facts.decode_errors,
+        "config": details["config"],
+        "last_reading": facts.latest,
+        "alarms": {"bin_full": "bin_full" in flags, "fire_alarm": "fire_alarm" in flags},
+        "open_alerts": len(facts.open_alerts),
         "provisioning": _provisioning(session, device),
     }
 
 
-def refresh_cached(session: Session, device: Device, now: datetime | None = None) -> dict:
-    """Recompute node_health and store its verdict (minus the clock-driven part) on the Device row."""
-    h = node_health(session, device, now)
-    kept = [r for r in h["reasons"] if r["code"] not in ("offline", "late", "never_seen")]
-    status = "ok"
-    if any(r["severity"] == "critical" for r in kept):
-        status = "critical"
-    elif kept:
-        status = "warning"
-    device.health_status = status
-    device.health_reasons = kept
-    device.health_rank = RANK[status]
+def judge(
+    session: Session, device: Device, cfg: Settings, now: datetime | None = None
+) -> list[verdict.Reason]:
+    """Judge the node now: open/close its alerts from the reasons and store the clock-free verdict on the
+    Device row (overview, filters). Called after ingest stored something that matters, and by the sweep."""
+    now = now or utcnow()
+    th = verdict.Thresholds.of(cfg)
+    facts, _ = gather(session, device, cfg, now)
+    found = verdict.reasons(facts, th)
+    facts.open_alerts = alerts.evaluate(session, device, found, facts, cfg, now)
+    if facts.open_alerts:
+        found = verdict.reasons(facts, th)  # an alert still open in its hysteresis band is a reason too
+    kept = [r for r in found if r.code not in verdict.CLOCK_CODES]
+    device.health_status = verdict.clock_free(kept)
+    device.health_reasons = [r.as_dict() for r in kept]
+    device.health_rank = verdict.RANK[device.health_status]
+    device.health_stale = False
     session.add(device)
-    return h
+    return found
+
+
+# What a stored frame can carry that opens or closes an alert: its node is judged at once, in the same
+# transaction. Plain readings only leave the node stale; the sweep judges it (coalesced, seconds later).
+URGENT_FLAGS = frozenset(("fire_alarm", "bin_full", "low_battery", "ultrasonic_fault", "climate_fault"))
+URGENT_FRAMES = frozenset(("status", "config_report"))
+
+
+def _urgent(result: dict, device: Device, cfg: Settings) -> bool:
+    return (
+        device.health_status != "ok"  # anything wrong may be resolved by this frame (alerts have hysteresis)
+        or result.get("decode_error") is not None
+        or result.get("frame_type") in URGENT_FRAMES
+        or result.get("back_online", False)  # close the offline alert now
+        or bool(URGENT_FLAGS.intersection(result.get("flags") or ()))
+        or (result.get("battery_mv") or cfg.battery_low_mv) < cfg.battery_low_mv
+    )
+
+
+def judge_stored(session: Session, results: list[dict], cfg: Settings, now: datetime | None = None) -> int:
+    """After ingest stored a batch: judge at once the nodes whose alerts may change (once per node, however
+    many of its frames the batch held). Returns how many were judged."""
+    now = now or utcnow()
+    due: dict[int, Device] = {}
+    for r in results:
+        if r.get("result") != "stored" or not r.get("device_id") or r["device_id"] in due:
+            continue
+        device = session.get(Device, r["device_id"])  # in the session already: no query
+        if device is not None and _urgent(r, device, cfg):
+            due[device.id] = device
+    if due:
+        session.flush()
+    for device in due.values():
+        judge(session, device, cfg, now)
+    return len(due)
 
 
 def effective_status(now: datetime):  # noqa: ANN201 (an SQL expression)
-    """SQL expression: cached status combined with connectivity at `now` (same rules as node_health)."""
-    return case(
-        (col(Device.last_seen_at).is_(None), "unknown"),
-        (Device.health_status == "critical", "critical"),
-        (col(Device.offline_at) <= now, "offline"),
-        (col(Device.late_at) <= now, "warning"),
-        else_=Device.health_status,
-    )
+    """SQL expression: the stored verdict combined with connectivity at `now` (verdict.TABLE)."""
+    return verdict.state_sql(now)
 
 
 def fleet_summary(session: Session, now: datetime | None = None, worst: int = 20) -> dict:
@@ -403,22 +352,11 @@ def fleet_summary(session: Session, now: datetime | None = None, worst: int = 20
     by_status = {k: 0 for k in ("ok", "warning", "critical", "offline", "unknown")}
     for name, n in session.exec(select(status, func.count()).group_by(status)).all():
         by_status[name] = n
-    conn = case(
-        (col(Device.last_seen_at).is_(None), "never"),
-        (col(Device.offline_at) <= now, "offline"),
-        (col(Device.late_at) <= now, "late"),
-        else_="online",
-    ).label("conn")
+    conn = verdict.connectivity_sql(now).label("conn")
     connectivity = {k: 0 for k in ("online", "late", "offline", "never")}
     for name, n in session.exec(select(conn, func.count()).group_by(conn)).all():
         connectivity[name] = n
-    rank = case(
-        (status == "critical", 4),
-        (status == "offline", 3),
-        (status == "warning", 2),
-        (status == "unknown", 1),
-        else_=0,
-    )
+    rank = verdict.rank_sql(status)
     rows = session.exec(
         select(Device, status).order_by(rank.desc(), col(Device.last_seen_at).asc()).limit(worst)
     ).all()

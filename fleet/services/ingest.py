@@ -1,10 +1,14 @@
 """Ingest: one normalized uplink or event in, stored exactly once.
 
 The functions here never commit: the caller owns the transaction (the batch writer commits many items at
-once, `handle` one). Nothing is half-stored: everything for one uplink (raw frame, readings, config report,
-health verdict, alerts) is in the caller's transaction; a duplicate (same dedup key) is caught by the
+once, fleet.services.receive one). Nothing is half-stored: everything for one uplink (raw frame, readings,
+config report) is in the caller's transaction; a duplicate (same dedup key) is caught by the
 uplink INSERT ... ON CONFLICT DO NOTHING before anything else is written, even when deliveries race.
 A frame that does not decode is still stored, with its error, and counts against the node's health.
+
+Ingest stores; it does not judge. Every node that got data is marked `health_stale`, and each result says
+what the frame carried (flags, battery, back online) so fleet.services.health.judge_stored can judge at
+once the nodes whose alerts may change, in the same transaction; the sweep judges the rest.
 """
 
 from datetime import timedelta
@@ -14,7 +18,6 @@ from sqlmodel import Session, col, select
 
 from fleet.lns.base import EventIn, UplinkIn
 from fleet.models import (
-    Alert,
     Device,
     Event,
     Reading,
@@ -24,8 +27,8 @@ from fleet.models import (
     Uplink,
     utcnow,
 )
-from fleet.services import alerts, health, wire
 from fleet.services import config as config_service
+from fleet.services import downlinks, wire
 from fleet.settings import Settings
 
 
@@ -77,11 +80,6 @@ def _readings(device_id: int, uplink_id: int, received_at, decoded: dict, bin_he
             }
         )
     return out
-
-
-# Frames whose content can open or close an alert or change the config view: their verdict is refreshed
-# at once. Plain readings only mark the node stale; the sweep refreshes it (coalesced, a few seconds later).
-URGENT_FLAGS = frozenset(("fire_alarm", "bin_full", "low_battery", "ultrasonic_fault", "climate_fault"))
 
 
 _INSERT_UPLINKS: dict = {}
@@ -231,15 +229,10 @@ def _apply(
         row["frame_type"],
         row["received_at"],
     )
-    # Anything already wrong may be resolved by this frame (alerts close with hysteresis): judge it now.
-    urgent = error is not None or device.health_status != "ok"
     if decoded is not None and frame_type in ("measurement", "batch"):
         bin_height = (applied or {}).get("bin_height_cm") or wire.defaults()["bin_height_cm"]
         batch.readings.extend(_readings(device.id, uplink_id, received_at, decoded, bin_height))
-        urgent = urgent or bool(URGENT_FLAGS.intersection(decoded.get("flags") or ()))
-        urgent = urgent or (decoded.get("battery_mv") or cfg.battery_low_mv) < cfg.battery_low_mv
     elif decoded is not None and frame_type == "status":
-        urgent = True
         session.add(
             StatusReport(
                 device_id=device.id,
@@ -257,7 +250,6 @@ def _apply(
         )
         config_service.apply_status_version(session, device, decoded.get("config_version", 0), now)
     elif decoded is not None and frame_type == "config_report":
-        urgent = True
         sent = config_service.apply_report(session, device, decoded, now)
         if sent is not None and sent.rollout_id is not None:
             from fleet.services import rollout
@@ -273,19 +265,14 @@ def _apply(
                 message=f"frame counter went from {device.last_fcnt} to {up.fcnt} (rejoin or reset)",
             )
         )
+    back_online = False
     if device.last_seen_at is None or received_at >= device.last_seen_at:
-        was_offline = device.offline_at is not None and device.offline_at <= now
+        back_online = device.offline_at is not None and device.offline_at <= now
         device.last_seen_at = received_at
         device.last_fcnt = up.fcnt
-        urgent = urgent or was_offline  # back online: close the offline alert now
-    health.set_connectivity_deadlines(device, cfg.late_factor, cfg.offline_factor)
-    if urgent:
-        batch.flush_readings(session)
-        session.flush()
-        refresh(session, device, cfg, now)
-    else:
-        device.health_stale = True
-        session.add(device)
+    set_connectivity_deadlines(device, cfg.late_factor, cfg.offline_factor)
+    device.health_stale = True  # new data since the verdict: the health service judges it
+    session.add(device)
     return {
         "result": "stored",
         "uplink_id": uplink_id,
@@ -293,31 +280,20 @@ def _apply(
         "decode_error": error,
         "dev_eui": up.dev_eui,
         "device_id": device.id,
+        "flags": list((decoded or {}).get("flags") or ()),
+        "battery_mv": (decoded or {}).get("battery_mv"),
+        "back_online": back_online,
     }
 
 
-def refresh(session: Session, device: Device, cfg: Settings, now=None) -> dict:  # noqa: ANN001
-    """Recompute the node's health verdict and open/close its alerts (one place, used by ingest and sweep)."""
-    now = now or utcnow()
-    h = health.refresh_cached(session, device, now)
-    device.health_stale = False
-    alerts.evaluate(session, device, h, cfg, now)
-    still_open = session.exec(
-        select(Alert.kind).where(Alert.device_id == device.id, col(Alert.closed_at).is_(None))
-    ).all()
-    if still_open and device.health_status == "ok":
-        # Inside an alert's hysteresis band: not a fault any more, not cleared yet. Keep it visible (and
-        # keep judging every uplink at once, so the alert closes as soon as the value clears).
-        device.health_status, device.health_rank = "warning", health.RANK["warning"]
-        device.health_reasons = [
-            {
-                "code": "alert_open",
-                "severity": "warning",
-                "message": "alert still open: " + ", ".join(sorted(still_open)),
-            }
-        ]
-    session.add(device)
-    return h
+def set_connectivity_deadlines(device: Device, late_factor: float = 1.0, offline_factor: float = 1.5) -> None:
+    """late_at / offline_at from the last uplink and the expected interval: stored, so the state at any
+    time is one indexed comparison (fleet.services.verdict.connectivity_sql)."""
+    if device.last_seen_at is None:
+        device.late_at = device.offline_at = None
+        return
+    device.late_at = device.last_seen_at + timedelta(seconds=device.expected_interval_s * late_factor)
+    device.offline_at = device.last_seen_at + timedelta(seconds=device.expected_interval_s * offline_factor)
 
 
 def ingest_event(session: Session, ev: EventIn, cfg: Settings) -> dict:
@@ -332,7 +308,7 @@ def ingest_event(session: Session, ev: EventIn, cfg: Settings) -> dict:
         device.rejoins += 1
         session.add(device)
     if ev.lns_ref is not None or ev.acknowledged is not None:
-        config_service.on_lns_ack(session, device, ev.lns_ref, ev.acknowledged, now)
+        downlinks.on_lns_ack(session, device, ev.lns_ref, ev.acknowledged, now)
     message = ev.data.get("description") or ev.data.get("code") or ""
     session.add(
         Event(device_id=device.id, kind=f"{ev.source}:{ev.kind}", message=str(message)[:500], data=ev.data)

@@ -14,11 +14,11 @@ import segno
 
 from fleet.models import Device
 from fleet.settings import Settings
+from protocols import identity
 
 
 def tr005(device: Device, cfg: Settings) -> str:
-    profile = (cfg.tr005_profile_id or "00000000").upper()
-    return f"LW:D0:{device.join_eui.upper()}:{device.dev_eui.upper()}:{profile}"
+    return identity.tr005(device.join_eui, device.dev_eui, cfg.tr005_profile_id)
 
 
 def node_url(device: Device, cfg: Settings) -> str:

@@ -22,9 +22,15 @@ MAX_IMPORT_ROWS = 10_000
 
 
 class ProvisioningError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
+    """A refusal: the English message for the API and CLI, and (where known) a problem record — code,
+    field, params — that the pages word in their reader's language."""
+
+    def __init__(
+        self, message: str, status: int = 400, *, code: str = "", field: str = "", params: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.problem = {"code": code, "field": field, "params": params or {}} if code else None
 
 
 class DeviceIn(BaseModel):
@@ -86,7 +92,9 @@ def _eui(value: str | None, what: str) -> str:
     try:
         return norm_eui(value, what)
     except IngestError as exc:
-        raise ProvisioningError(str(exc)) from exc
+        raise ProvisioningError(
+            str(exc), code="not_hex", field=what, params={"value": str(value), "digits": 16}
+        ) from exc
 
 
 def _join_groups(session: Session, device: Device, names: list[str]) -> None:
@@ -270,7 +278,12 @@ def import_csv(session: Session, cfg: Settings, adapter: NetworkServer, text: st
             dev_eui = _eui(data.dev_eui, "dev_eui")
             result["dev_eui"] = dev_eui
             if dev_eui in seen:
-                raise ProvisioningError(f"dev_eui {dev_eui} appears twice in this file")
+                raise ProvisioningError(
+                    f"dev_eui {dev_eui} appears twice in this file",
+                    code="twice",
+                    field="dev_eui",
+                    params={"value": dev_eui},
+                )
             seen.add(dev_eui)
             with session.begin_nested():
                 existing = session.exec(select(Device).where(Device.dev_eui == dev_eui)).first()
@@ -284,7 +297,7 @@ def import_csv(session: Session, cfg: Settings, adapter: NetworkServer, text: st
                     device = existing
                 result["registration"] = registration(adapter, device)
         except (ProvisioningError, ValueError) as exc:
-            result.update(result="rejected", reason=_reason(exc))
+            result.update(result="rejected", reason=_reason(exc), problems=problems(exc))
         results.append(result)
     return results
 
@@ -295,9 +308,36 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+# For a refused name of a part: what the fleet knows instead (protocols/hardware.py).
+_ALLOWED = {"board": BOARDS, "ultrasonic": ULTRASONIC, "climate": CLIMATE}
+_SCALARS = (str, int, float)
+
+
+def problems(exc: Exception) -> list[dict]:
+    """A refused row as problem records {code, field, params}: pydantic's error types (e.g.
+    greater_than_equal with params ge) or our own codes (not_hex, twice, empty, one_of; other: message)."""
+    if isinstance(exc, ValidationError):
+        out = []
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"])
+            params = {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, _SCALARS)}
+            if isinstance(e.get("input"), _SCALARS):
+                params["value"] = e["input"]
+            code = e["type"]
+            if code == "value_error" and field in _ALLOWED:
+                code, params["allowed"] = "one_of", ", ".join(_ALLOWED[field])
+            elif code == "value_error" and field == "app_key":
+                code, params["digits"] = "not_hex", 32
+            out.append({"code": code, "field": field, "params": params})
+        return out
+    if isinstance(exc, ProvisioningError) and exc.problem:
+        return [exc.problem]
+    return [{"code": "other", "field": "", "params": {"message": str(exc)}}]
+
+
 def _row_to_device(row: dict) -> DeviceIn:
     if not row.get("dev_eui"):
-        raise ProvisioningError("dev_eui is empty")
+        raise ProvisioningError("dev_eui is empty", code="empty", field="dev_eui")
     values: dict = {k: v for k, v in row.items() if v != ""}
     for key in ("groups", "tags"):
         if key in values:

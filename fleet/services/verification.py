@@ -25,7 +25,10 @@ class CheckIn(BaseModel):
 
     name: str
     ok: bool
-    detail: str = ""
+    detail: str = ""  # in English, as the terminal showed it
+    # What the detail says as a code and its numbers (firmware selftest, node tool), for the pages' wording.
+    code: str = Field(default="", max_length=40)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=8)
 
     @field_validator("name")
     @classmethod
@@ -95,7 +98,7 @@ def record(session: Session, device: Device, data: VerificationIn, author: str) 
         micropython=data.micropython,
         tool=data.tool,
         author=author,
-        checks=[c.model_dump() for c in data.checks],
+        checks=[c.model_dump(exclude={"code", "params"} if not c.code else set()) for c in data.checks],
     )
     session.add(run)
     if ok and device.provisioned_at is None:

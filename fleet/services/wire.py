@@ -23,6 +23,12 @@ def check_setting(name: str, value: object) -> str:
     return wire_settings.check(name, value)
 
 
+def allowed_range(name: str) -> tuple[int, int] | None:
+    """(minimum, maximum) the node accepts for a setting, from the wire contract's table."""
+    entry = wire_settings.BY_NAME.get(name)
+    return (entry[3], entry[4]) if entry else None
+
+
 def setting_name(setting_id: int) -> str | None:
     entry = wire_settings.BY_ID.get(setting_id)
     return entry[1] if entry else None

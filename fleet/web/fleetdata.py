@@ -26,12 +26,13 @@ from fleet.models import (
     utcnow,
 )
 from fleet.security import hash_token
-from fleet.services import accounts, health, labels, provisioning, tokens, wire
+from fleet.services import accounts, downlinks, health, labels, provisioning, tokens, wire
 from fleet.services import alerts as alerts_service
 from fleet.services import config as config_service
 from fleet.services import rollout as rollout_service
 from fleet.settings import Settings
 from fleet.web.session import ROLES, Principal
+from protocols import identity
 
 
 def settings(request: Request) -> Settings:
@@ -150,7 +151,7 @@ def tr005_svg(device: Device, cfg: Settings) -> str:
 # --- acting --------------------------------------------------------------------------------------------
 def _dispatch(request: Request, db: Session, device: Device | None) -> None:
     """Hand what is due to the network server now, as the API routes do (the sweep retries later)."""
-    config_service.dispatch(
+    downlinks.dispatch(
         db, network_server(request), settings(request), device_id=device.id if device else None
     )
     db.commit()
@@ -163,7 +164,7 @@ def add_maintenance_note(db: Session, device: Device, author: str, text: str) ->
 
 
 def queue_command(request: Request, db: Session, device: Device, command: str, author: str) -> None:
-    config_service.queue_command(db, device, command, settings(request))
+    downlinks.queue_command(db, device, command, settings(request))
     db.add(Event(device_id=device.id, kind="web_action", message=f"{author}: command {command}"))
     db.commit()
     _dispatch(request, db, device)
@@ -197,7 +198,7 @@ class ConfigError(ValueError):
 def config_target(db: Session, dev_eui: str = "", group: str = "") -> dict | None:
     """What the config form edits: a node's own overrides, or a group's config, with desired and applied."""
     if dev_eui:
-        device = db.exec(select(Device).where(Device.dev_eui == dev_eui.strip().upper())).first()
+        device = db.exec(select(Device).where(Device.dev_eui == identity.normalize_eui(dev_eui))).first()
         if device is None:
             return None
         row = db.exec(select(DesiredConfig).where(DesiredConfig.device_id == device.id)).first()

@@ -14,6 +14,8 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from protocols import units
+
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 LANG_COOKIE = "kumpel_lang"
@@ -90,6 +92,11 @@ class Translator:
         if self.lang == "de":
             text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
         return text.replace("-", "−")
+
+    def bytes_free(self, n: float) -> str:
+        """'227,5 GB frei': a size in the unit a person reads at a glance (protocols.units)."""
+        value, unit = units.binary_size(n)
+        return self("units.free", value=self.number(value, units.digits(value, unit)), unit=unit)
 
     def local(self, moment: datetime) -> datetime:
         """A timestamp in the city's time zone; naive datetimes from the database are taken as UTC."""

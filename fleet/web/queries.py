@@ -25,6 +25,7 @@ from fleet.models import (
 )
 from fleet.services import health
 from fleet.web import fleetdata
+from protocols import identity
 
 LIST_LIMIT = 100  # a phone list longer than this is a search problem, not a scrolling one
 SCAN_PAGE = 500
@@ -166,6 +167,26 @@ def open_alerts(db: Session, limit: int = 50) -> list[tuple[Alert, Device]]:
     return list(db.exec(query).all())
 
 
+RECENT_ALARM_DAYS = 7
+
+
+def recent_alarms(
+    db: Session, since: datetime, device_id: int | None = None, cleared_only: bool = False, limit: int = 20
+) -> list[tuple[Alert, Device]]:
+    """Alerts that were open at some time since `since` (cleared ones too), newest first: a fire alarm that
+    cleared overnight is still news in the morning."""
+    query = (
+        select(Alert, Device)
+        .join(Device, Device.id == Alert.device_id)
+        .where(or_(Alert.closed_at.is_(None), Alert.closed_at >= since))
+    )
+    if device_id is not None:
+        query = query.where(Alert.device_id == device_id)
+    if cleared_only:
+        query = query.where(Alert.closed_at.is_not(None))
+    return list(db.exec(query.order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit)).all())
+
+
 def series(db: Session, device_id: int, start: datetime) -> list[Reading]:
     """Readings since `start`, oldest first, for the charts."""
     query = (
@@ -174,6 +195,17 @@ def series(db: Session, device_id: int, start: datetime) -> list[Reading]:
         .order_by(Reading.measured_at)
     )
     return list(db.exec(query))
+
+
+def last_known_fill(db: Session, device_id: int) -> float | None:
+    """The newest fill level actually measured (readings without an echo have none)."""
+    query = (
+        select(Reading.fill_pct)
+        .where(Reading.device_id == device_id, Reading.fill_pct.is_not(None))
+        .order_by(Reading.measured_at.desc())
+        .limit(1)
+    )
+    return db.exec(query).first()
 
 
 def device_by_eui(db: Session, dev_eui: str) -> Device | None:
@@ -346,7 +378,7 @@ def label_devices(
     """The nodes to print labels for: one DevEUI, a search, a group or district, or everything (capped)."""
     query = select(Device)
     if dev_eui:
-        query = query.where(Device.dev_eui == dev_eui.strip().upper())
+        query = query.where(Device.dev_eui == identity.normalize_eui(dev_eui))
     if q.strip():
         like = f"%{q.strip().lower()}%"
         query = query.where(

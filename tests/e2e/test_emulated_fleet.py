@@ -9,15 +9,9 @@ import json
 import time
 from datetime import UTC, datetime
 
-import pytest
-
-from tools.emulator.runner import SIM_DIR, Emulation
+from tools.emulator.runner import Emulation
 from tools.emulator.scenario import load, loads
 
-pytestmark = pytest.mark.skipif(
-    not (SIM_DIR / "simboot.py").exists(),
-    reason="tools/emulator/sim/simboot.py (firmware issue) not in this checkout",
-)
 H = 3_600_000_000
 
 DISTRICT = """

@@ -24,7 +24,9 @@ def test_firmware_and_protocols_compile_with_mpy_cross(tmp_path):
         proc = subprocess.run([tool("mpy-cross"), "-o", str(out), str(src)], capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.relative_to(ROOT)}: {proc.stderr}"
         total += out.stat().st_size
-    assert total < 64 * 1024  # the deployed code is a fraction of the flash filesystem
+    # the deployed code is a fraction of the flash filesystem (1.4 MB+ on a 4 MB ESP32); since issue 14 it
+    # carries both radio paths (RUI3 driver, and the native LoRaWAN stack + SX1262 driver, ~20 KB)
+    assert total < 96 * 1024
 
 
 def _mypy(tmp_path: Path, *targets: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -48,10 +48,13 @@ def test_mac_answers_that_do_not_fit_do_not_stall_the_backlog(make_node):
     node.queue_downlink(codec.PORT_CONFIG, codec.encode_config({"config_version": 2, "settings": settings}))
     node.edit(env={**node.world["env"], "temperature_c": 70.0})
     node.run(1)
+    node.edit(env={**node.world["env"], "temperature_c": 20.0})
+    node.run(1)  # the new bin height moves the fill 60 points: that reading goes out early (issue 11)
     node.edit(radio={**node.world["radio"], "mac_pending": 5, "mac_sticky": True})
     sent = len(node.world["uplinks"])
     for i in range(16):  # a noisy bin: every reading differs, so the batch cannot compress
-        env = {"distance_cm": 25 + (i * 97) % 400, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
+        # the fill stays within 19 points: a 20-point move sends the batch early (issue 11)
+        env = {"distance_cm": 25 + (i * 97) % 190, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
         node.edit(env={**node.world["env"], **env, "humidity_pct": (i * 41) % 100})
         node.run(1)
     node.run(2)
@@ -69,10 +72,13 @@ def test_mac_answers_flushed_then_the_same_frame_goes(make_node):
     node.queue_downlink(codec.PORT_CONFIG, codec.encode_config({"config_version": 2, "settings": settings}))
     node.edit(env={**node.world["env"], "temperature_c": 70.0})
     node.run(1)
+    node.edit(env={**node.world["env"], "temperature_c": 20.0})
+    node.run(1)  # the new bin height moves the fill 60 points: that reading goes out early (issue 11)
     node.edit(radio={**node.world["radio"], "mac_pending": 15})  # answered once, then gone
     sent = len(node.world["uplinks"])
     for i in range(16):
-        env = {"distance_cm": 25 + (i * 97) % 400, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
+        # the fill stays within 19 points: a 20-point move sends the batch early (issue 11)
+        env = {"distance_cm": 25 + (i * 97) % 190, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
         node.edit(env={**node.world["env"], **env, "humidity_pct": (i * 41) % 100})
         node.run(1)
     frames = node.uplinks()[sent:]

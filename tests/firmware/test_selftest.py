@@ -29,6 +29,11 @@ def test_selftest_passes_on_a_healthy_node(make_node):
     }
     assert checks["ultrasonic"]["detail"].endswith("mm") and checks["battery"]["detail"] == "3900 mV"
     assert "RUI_" in checks["modem"]["detail"]
+    # each detail also as a code and its numbers, so the fleet's pages can word it in German
+    assert checks["battery"]["code"] == "battery_mv" and checks["battery"]["params"] == {"mv": 3900}
+    assert checks["ultrasonic"]["code"] == "distance_mm" and checks["ultrasonic"]["params"]["mm"] > 0
+    assert checks["memory"]["code"] == "bytes_free" and checks["memory"]["params"]["bytes"] > 16384
+    assert checks["modem"]["code"] == "modem_ok" and checks["modem"]["params"]["version"].startswith("RUI_")
     assert node.uplinks() == [], "a self-test never transmits"
 
 
@@ -57,6 +62,8 @@ def test_selftest_fails_when_the_modem_has_another_dev_eui(make_node):
     modem = next(c for c in result["checks"] if c["name"] == "modem")
     assert not modem["ok"]
     assert "70b3d57ed0050999" in modem["detail"] and "70b3d57ed0050100" in modem["detail"]
+    assert modem["code"] == "deveui_mismatch"
+    assert modem["params"] == {"modem": "70b3d57ed0050999", "provision": "70b3d57ed0050100"}
 
 
 def test_selftest_modem_check_names_the_matching_dev_eui(make_node):

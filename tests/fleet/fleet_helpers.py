@@ -3,6 +3,7 @@
 import base64
 import json
 import secrets
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -38,13 +39,23 @@ class RecordingNetworkServer(NetworkServer):
     def __init__(self) -> None:
         self.registered: list[dict] = []
         self.enqueued: list[dict] = []
+        self._changed = threading.Condition()
 
     def register_device(self, **kw) -> None:  # noqa: ANN003
         self.registered.append(kw)
 
     def enqueue(self, **kw) -> str:  # noqa: ANN003
-        self.enqueued.append(kw)
+        with self._changed:
+            self.enqueued.append(kw)
+            self._changed.notify_all()
         return f"q{len(self.enqueued)}"
+
+    def wait_for(self, predicate, timeout: float = 5.0) -> list[dict]:  # noqa: ANN001
+        """Downlinks after an uplink go out on the fleet's sender thread, after the HTTP answer: wait (on a
+        condition, not a sleep) until `predicate(enqueued)` holds."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: predicate(self.enqueued), timeout), "downlink not sent"
+        return self.enqueued
 
 
 def make_token(app, role: str) -> dict:  # noqa: ANN001

@@ -15,7 +15,7 @@ from fleet.app import create_app
 from fleet.lns.base import LnsError
 from fleet.lns.chirpstack import ChirpStackGrpc
 from fleet.models import Downlink, utcnow
-from fleet.services import config as config_service
+from fleet.services import downlinks
 from protocols import codec
 
 API_TOKEN = "cs-api-token"
@@ -202,10 +202,10 @@ def test_retry_backoff_max_attempts_and_expiry(grpc_client, chirpstack):
         assert dl.attempts == 1 and dl.state == "queued" and "UNAVAILABLE" in dl.last_error
         first_retry = dl.next_attempt_at
         # not due yet: nothing happens
-        assert config_service.dispatch(s, app.state.adapter, cfg)["error"] == 0
+        assert downlinks.dispatch(s, app.state.adapter, cfg)["error"] == 0
         chirpstack.fail_enqueue = False
         now = first_retry + timedelta(seconds=1)
-        assert config_service.dispatch(s, app.state.adapter, cfg, now=now)["sent"] == 1
+        assert downlinks.dispatch(s, app.state.adapter, cfg, now=now)["sent"] == 1
         s.commit()
         s.refresh(dl)
         assert dl.state == "sent" and dl.attempts == 2 and dl.lns_ref == "qi-1"
@@ -213,18 +213,18 @@ def test_retry_backoff_max_attempts_and_expiry(grpc_client, chirpstack):
         gap = (dl.next_attempt_at - now).total_seconds()
         assert gap >= 2 * 120 * 60 * 1.5 - 1  # 1.5 x the default uplink interval (8 x 15 min), doubled
         now = dl.next_attempt_at + timedelta(seconds=1)
-        config_service.dispatch(s, app.state.adapter, cfg, now=now)
+        downlinks.dispatch(s, app.state.adapter, cfg, now=now)
         s.commit()
         s.refresh(dl)
         assert dl.attempts == 3 and len(chirpstack.queue) == 2
-        config_service.dispatch(s, app.state.adapter, cfg, now=dl.next_attempt_at + timedelta(seconds=1))
+        downlinks.dispatch(s, app.state.adapter, cfg, now=dl.next_attempt_at + timedelta(seconds=1))
         s.commit()
         s.refresh(dl)
         assert dl.state == "failed" and "gave up after 3 attempts" in dl.last_error
     c.put(f"/api/v1/devices/{dev}/config", json={"settings": {"batch_size": 5}}, headers=tech)
     with Session(app.state.engine) as s:
         dl = s.exec(select(Downlink).where(Downlink.state == "sent")).one()
-        config_service.dispatch(s, app.state.adapter, cfg, now=utcnow() + timedelta(days=4))
+        downlinks.dispatch(s, app.state.adapter, cfg, now=utcnow() + timedelta(days=4))
         s.commit()
         s.refresh(dl)
         assert dl.state == "expired"

@@ -52,6 +52,8 @@ def test_cli_token_devices_config_health(run, tmp_path):
     out = run("config", "set", "group:mitte", "meas_interval_min=30").output
     assert "2 config downlink(s) queued" in out
     assert "out_of_range" in run("config", "set", "70B3D57ED0000101", "batch_size=99", ok=False).output
+    refused = run("config", "set", "70B3D57ED0000101", "meas_interval_min=0", ok=False).output
+    assert "meas_interval_min=0: out_of_range (allowed 1..1440)" in " ".join(refused.split()), refused
     out = run("health").output
     assert "worst nodes" in out and "70B3D57ED0000101" in out
     out = run("health", "70B3D57ED0000101").output

@@ -8,6 +8,7 @@ from sqlmodel import select
 from fleet.models import Alert, Device, utcnow
 from fleet.services import alerts, health
 from fleet.services.sweep import sweep
+from fleet.settings import Settings
 from protocols import codec
 
 
@@ -45,9 +46,9 @@ def test_packet_loss_handles_counter_resets():
 def test_battery_trend_and_days_left():
     t0 = utcnow() - timedelta(days=10)
     points = [(t0 + timedelta(days=d), 3600 - 10 * d) for d in range(11)]
-    slope, days = health.battery_trend(points)
+    slope, days = health.battery_trend(points, empty_mv=3000)
     assert slope == -10.0 and days == 50.0  # (3500 - 3000) / 10
-    assert health.battery_trend(points[:2]) == (None, None)
+    assert health.battery_trend(points[:2], empty_mv=3000) == (None, None)
 
 
 def test_connectivity_states_and_summary(client, tech, db, app):
@@ -111,7 +112,7 @@ def test_battery_alert_hysteresis_reminders_and_ack(client, tech, db, app):
 def test_stuck_sensor_and_fault_flags(client, tech, db):
     dev = add_device(client, tech)["dev_eui"]
     t = utcnow() - timedelta(hours=3)
-    for i in range(health.STUCK_READINGS):
+    for i in range(Settings().stuck_readings):
         _measure(client, dev, i + 1, time=t + timedelta(minutes=15 * i))
     h = client.get(f"/api/v1/devices/{dev}/health", headers=tech).json()
     assert h["stuck"] and any(r["code"] == "stuck" for r in h["reasons"])

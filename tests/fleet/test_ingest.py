@@ -231,3 +231,39 @@ def test_readings_since_accepts_utc_with_or_without_zone(client, tech):
     for since in ("2026-11-28T13:00:00", "2026-11-28T13:00:00Z", "2026-11-28T14:00:00+01:00"):
         r = client.get(f"/api/v1/devices/{dev}/readings", params={"since": since}, headers=tech)
         assert r.status_code == 200 and len(r.json()) == 2, (since, r.text)
+
+
+def test_a_slow_network_server_does_not_hold_up_ingest(client, tech, db, app, lns):
+    """The writer thread only writes: the downlink a node is due after its uplink goes out on another
+    thread, so an LNS that takes seconds to answer never delays the next uplink's storage."""
+    import threading
+    import time
+
+    from fleet.models import Device
+    from fleet.services import downlinks
+
+    release, called = threading.Event(), threading.Event()
+    callers = []
+    fast_enqueue = lns.enqueue
+
+    def slow_enqueue(**kw):  # noqa: ANN003, ANN202
+        callers.append(threading.get_ident())
+        called.set()
+        release.wait(10)
+        return fast_enqueue(**kw)
+
+    lns.enqueue = slow_enqueue
+    a, b = add_device(client, tech)["dev_eui"], add_device(client, tech)["dev_eui"]
+    device = db.exec(select(Device).where(Device.dev_eui == a)).one()
+    downlinks.queue_command(db, device, "status_now", app.state.settings)  # due at a's next uplink
+    db.commit()
+    frame = codec.encode_measurement({**READING, "battery_mv": 3700, "flags": []})
+    try:
+        assert post_up(client, cs_up(a, 1, frame)).json()["result"] == "stored"
+        assert called.wait(5), "the due command was not sent after the uplink"
+        t0 = time.monotonic()
+        assert post_up(client, cs_up(b, 1, frame)).json()["result"] == "stored"
+        assert time.monotonic() - t0 < 3, "the second uplink waited for the network server"
+    finally:
+        release.set()
+    assert callers and callers[0] != app.state.batcher.writer_ident

@@ -16,9 +16,9 @@ import pytest
 from fleet_helpers import add_device, cs_up
 from sqlmodel import Session, select
 
-from fleet.api.routes.integrations import handle
 from fleet.lns.mqtt import ChirpStackMqtt, Subscriber, parse_message
 from fleet.models import Uplink
+from fleet.services.receive import handle
 from protocols import codec
 
 pytestmark = pytest.mark.mqtt
@@ -98,17 +98,12 @@ def test_downlink_published_on_command_down():
     got = []
     ready, received = threading.Event(), threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:6]}")
-    c.on_connect = lambda cl, *a: (
-        cl.subscribe(f"application/{app_id}/device/+/command/down", qos=1),
-        ready.set(),
-    )
+    c.on_connect = lambda cl, *a: cl.subscribe(f"application/{app_id}/device/+/command/down", qos=1)
+    c.on_subscribe = lambda *a: ready.set()  # the broker's SUBACK: from now on it delivers to us
     c.on_message = lambda cl, u, msg: (got.append((msg.topic, json.loads(msg.payload))), received.set())
     c.connect(HOST, PORT)
     c.loop_start()
-    assert ready.wait(5)
-    import time
-
-    time.sleep(0.2)  # let the SUBACK land before publishing
+    assert ready.wait(5), "no SUBACK from the broker"
     adapter = ChirpStackMqtt(host=HOST, port=PORT, application_id=app_id)
     try:
         ref = adapter.enqueue(dev_eui="70B3D57ED0000001", fport=11, payload=codec.encode_command("reboot"))

@@ -12,7 +12,10 @@ BATCH_SIZE_ID = 2
 
 
 def _report(client, lns, dev: str, status: str, fcnt: int) -> None:  # noqa: ANN001
-    item = next(i for i in reversed(lns.enqueued) if i["dev_eui"] == dev and i["fport"] == codec.PORT_CONFIG)
+    def mine(i: dict) -> bool:
+        return i["dev_eui"] == dev and i["fport"] == codec.PORT_CONFIG
+
+    item = next(i for i in reversed(lns.wait_for(lambda sent: any(map(mine, sent)))) if mine(i))
     version = codec.decode_downlink(item["fport"], item["payload"])["config_version"]
     frame = codec.encode_config_report(version, [(BATCH_SIZE_ID, status)])
     assert (

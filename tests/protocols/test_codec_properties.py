@@ -4,6 +4,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -216,11 +217,10 @@ def test_decoders_raise_only_codec_error_on_any_bytes():
     st.one_of(st.integers(), st.none(), st.text(), st.floats()),
 )
 def test_any_python_value_gives_codec_error(data, port):
+    """A frame is bytes: anything else is refused with a CodecError (no TypeError, no silent success)."""
     for decode in (codec.decode_uplink, codec.decode_downlink):
-        try:
+        with pytest.raises(codec.CodecError):
             decode(port, data)
-        except codec.CodecError:
-            pass
 
 
 @given(
@@ -231,15 +231,19 @@ def test_any_python_value_gives_codec_error(data, port):
     )
 )
 def test_encoders_refuse_garbage_with_codec_error(obj):
-    for encode in (
-        codec.encode_measurement,
-        codec.encode_batch,
-        codec.encode_status,
-        codec.encode_config,
-        codec.encode_command,
-        lambda o: codec.encode_config_report(1, o),
+    """Each encoder either refuses with a CodecError or (for the rare value that happens to be valid) makes
+    a frame its own decoder reads back: never another exception, never a frame nobody can read."""
+    for encode, decode, port in (
+        (codec.encode_measurement, codec.decode_uplink, codec.PORT_MEASUREMENT),
+        (codec.encode_batch, codec.decode_uplink, codec.PORT_BATCH),
+        (codec.encode_status, codec.decode_uplink, codec.PORT_STATUS),
+        (codec.encode_config, codec.decode_downlink, codec.PORT_CONFIG),
+        (codec.encode_command, codec.decode_downlink, codec.PORT_COMMAND),
+        (lambda o: codec.encode_config_report(1, o), codec.decode_uplink, codec.PORT_CONFIG_REPORT),
     ):
         try:
-            encode(obj)
+            frame = encode(obj)
         except codec.CodecError:
-            pass
+            continue
+        assert isinstance(frame, bytes), (encode, obj, frame)
+        decode(port, frame)  # raises if the encoder made a frame its decoder refuses

@@ -6,6 +6,8 @@ from html import unescape
 import pytest
 import web_seed as seed
 
+from protocols.hardware import BOARDS
+
 TECH_PAGES = (
     "/tech/devices",
     "/tech/unknown",
@@ -84,10 +86,46 @@ def test_csv_import_reports_every_row(as_role):
     )
     assert [(n, unescape(result)) for n, _eui, _css, result in rows] == [
         ("2", "created"),
-        ("3", "rejected: dev_eui '70B3D57ED000002X' is not 16 hex digits"),
+        ("3", "rejected: dev_eui: “70B3D57ED000002X” is not 16 hex digits"),
         ("4", "updated"),
     ]
     assert "Kirchplatz" in client.get("/nodes/70B3D57ED0000020").text
+
+
+def test_csv_import_reasons_in_german(signed_in):
+    """Every refusal is worded from its code and parameters in the reader's language, not the fleet's
+    English: a German technician reads German."""
+    client = signed_in("technician", "de")
+    csrf = _csrf(client.get("/tech/devices").text)
+    csv_text = (
+        "dev_eui;name;bin_height_cm;board;lat\n"
+        "70B3D57ED000002X;Kaputt;;;\n"
+        "70B3D57ED0000031;Zu flach;5;;\n"
+        "70B3D57ED0000032;Falsches Board;;esp8266;\n"
+        "70B3D57ED0000033;Keine Zahl;;;nordwest\n"
+        "70B3D57ED0000034;Gut;;;\n"
+        "70B3D57ED0000034;Doppelt;;;\n"
+        ";Ohne EUI;;;\n"
+    )
+    r = client.post(
+        "/tech/devices/import", data={"csrf": csrf}, files={"file": ("g.csv", csv_text.encode(), "text/csv")}
+    )
+    assert r.status_code == 200, r.text
+    cells = [
+        unescape(c)
+        for c in re.findall(
+            r"<tr><td>\d+</td><td class=\"mono\">[^<]*</td>\s*<td class=\"\w+\">([^<]*)", r.text
+        )
+    ]
+    assert cells == [
+        "abgelehnt: dev_eui: „70B3D57ED000002X“ ist keine 16-stellige Hexzahl",
+        "abgelehnt: bin_height_cm: mindestens 20",
+        f"abgelehnt: board: „esp8266“ unbekannt, möglich: {', '.join(BOARDS)}",
+        "abgelehnt: lat: „nordwest“ ist keine Zahl",
+        "angelegt",
+        "abgelehnt: dev_eui: 70B3D57ED0000034 steht zweimal in der Datei",
+        "abgelehnt: dev_eui: leer",
+    ], cells
 
 
 def test_csv_import_refuses_junk_files(as_role):

@@ -131,32 +131,38 @@ def test_chart_without_data_says_so_and_reduces_long_windows():
 
 
 def test_health_reasons_in_words_with_fallback_to_the_fleets_message():
-    from fleet.web.wording import Facts, reason_text
+    """Reasons are translated by code from their record's params; the English message is only a fallback."""
+    from fleet.web.wording import reason_text
 
-    facts = Facts(
-        silent_s=3 * 3600 + 600,
-        expected_s=3600,
-        battery_mv=3310,
-        days_left=40.2,
-        rejected={"status_every": "out_of_range"},
-    )
     de, en = Translator("de"), Translator("en")
+    clock = {"silent_s": 3 * 3600 + 600, "expected_s": 3600}
     assert (
-        reason_text(en, {"code": "offline", "message": "x"}, facts)
+        reason_text(en, {"code": "offline", "message": "x", "params": clock})
         == "no uplink for 3 h 10 min, expected every 1 h"
     )
     assert (
-        reason_text(de, {"code": "late", "message": "x"}, facts)
+        reason_text(de, {"code": "late", "message": "x", "params": clock})
         == "keine Meldung seit 3 Std. 10 Min., erwartet alle 1 Std."
     )
-    assert reason_text(en, {"code": "battery_days_left"}, facts) == "battery 3.31 V, about 40 days left"
-    assert reason_text(de, {"code": "battery_low"}, facts) == "Batterie 3,31 V, noch etwa 40 Tage"
-    assert reason_text(de, {"code": "config_rejected"}, facts) == (
-        "vom Knoten abgelehnt: status_every (Wert außerhalb des Bereichs)"
+    battery = {"battery_mv": 3310, "days_left": 40.2}
+    assert (
+        reason_text(en, {"code": "battery_days_left", "params": battery})
+        == "battery 3.31 V, about 40 days left"
     )
+    assert reason_text(de, {"code": "battery_low", "params": battery}) == "Batterie 3,31 V, noch etwa 40 Tage"
     assert reason_text(
-        de, {"code": "alert_open", "message": "alert still open: bin_full, offline"}, facts
+        de, {"code": "config_rejected", "params": {"keys": {"status_every": "out_of_range"}}}
+    ) == ("vom Knoten abgelehnt: status_every (Wert außerhalb des Bereichs)")
+    # the kinds come from the record, never from taking the (English) message apart
+    assert reason_text(
+        de, {"code": "alert_open", "message": "egal", "params": {"kinds": ["bin_full", "offline"]}}
     ) == ("Alarm noch offen: Behälter voll, offline")
-    # a code the pages do not know, or a reason whose numbers are missing: the fleet's own words
-    assert reason_text(de, {"code": "new_thing", "message": "something new"}, facts) == "something new"
-    assert reason_text(de, {"code": "packet_loss", "message": "12 % lost"}, Facts()) == "12 % lost"
+    assert reason_text(de, {"code": "no_echo", "message": "no echo", "params": {"bin_full_flag": True}}) == (
+        "kein Echo: Behälter vielleicht übervoll oder Sensor verdeckt"
+    )
+    # a code the pages do not know, or a record without its numbers: the fleet's own words
+    assert reason_text(de, {"code": "new_thing", "message": "something new", "params": {}}) == "something new"
+    assert reason_text(de, {"code": "packet_loss", "message": "12 % lost"}) == "12 % lost"
+    assert reason_text(de, {"code": "bin_full", "message": "bin full", "params": {"fill_pct": None}}) == (
+        "bin full"
+    )

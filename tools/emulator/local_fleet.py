@@ -37,6 +37,7 @@ class LocalFleet:
     ingest_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     grpc_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     admin_token: str = ""
+    database_url: str = ""  # empty: SQLite in data_dir (the demo); a PostgreSQL URL for the e2e tests on PG
     # a technician's account for the pages (user "crew"): people sign in with a password, not a token
     crew_password: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     url: str = ""
@@ -56,7 +57,7 @@ class LocalFleet:
         self.url = f"http://127.0.0.1:{self.port}"
         settings = Settings(
             env="development",
-            database_url=f"sqlite:///{self.data_dir / 'kumpel.db'}",
+            database_url=self.database_url or f"sqlite:///{self.data_dir / 'kumpel.db'}",
             secret_key=secrets.token_urlsafe(32),
             ingest_token=self.ingest_token,
             public_url=self.url,

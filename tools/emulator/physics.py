@@ -11,14 +11,13 @@ import math
 import random
 from datetime import timedelta
 
+from tools import energy
 from tools.emulator.scenario import NodeSpec, Scenario
 
 US_PER_H = 3_600_000_000
-# Energy model (documented in README.md): ESP32 core awake with sensors on, RAK3172 transmitting at
-# 14 dBm on top of it, and everything asleep (ESP32 deep sleep ~10 uA + modem sleep + divider leakage).
-AWAKE_MA = 45.0
-TX_MA = 45.0
-SLEEP_UA = 20.0
+# The currents come from the energy model (tools/energy.py, typical case): the emulator drains the battery
+# with the durations the firmware spent, the model estimates them; the two are compared over a year.
+ENERGY = energy.values("typical")
 BROWNOUT_V = 2.9  # supply sag of the "brownout" fault (simboot has no brownout reset cause yet)
 LID_OPEN_DISTANCE_CM = 999  # the sensor looks past the open lid: beyond every sensor's range
 # Li-ion open-circuit voltage by state of charge (hardware.md: battery range 3.3-4.3 V)
@@ -40,7 +39,10 @@ class NodeWorld:
         self.spec = spec
         self.scenario = scenario
         self.charge_mah = spec.battery.capacity_mah * spec.battery.initial_pct / 100.0
-        self.energy = {"awake_ms": 0, "tx_ms": 0, "sleep_ms": 0}
+        self.energy = {"awake_ms": 0, "tx_ms": 0, "sleep_ms": 0, "sensor_ms": 0, "light_ms": 0}
+        self.load_mah = 0.0  # what the node drew (self-discharge apart)
+        self.self_discharged_mah = 0.0
+        self.rx_windows = 0  # receive windows opened since the last cycle was charged (2 per uplink/join)
         self._fill_pct = spec.bin.initial_fill_pct
         self._fill_t_h = 0.0
         self._last_self_discharge_h = 0.0
@@ -127,15 +129,39 @@ class NodeWorld:
                 self.spec.battery.capacity_mah * self.spec.battery.self_discharge_pct_per_month / 100 / 730
             )
             self.charge_mah = max(0.0, self.charge_mah - per_h * dt)
+            self.self_discharged_mah += per_h * dt
             self._last_self_discharge_h = t_h
 
-    def spend(self, awake_ms: float, tx_ms: float, sleep_ms: float, leak_ua: float = 0.0) -> None:
-        """Drain what the firmware reported spending in one cycle (the `sleep` message of the radio link);
+    def spend(
+        self,
+        awake_ms: float,
+        tx_ms: float,
+        sleep_ms: float,
+        sensor_ms: float = 0.0,
+        light_ms: float = 0.0,
+        leak_ua: float = 0.0,
+    ) -> None:
+        """Drain what the firmware reported spending in one cycle (the `sleep` message of the radio link):
+        awake (of which light_ms in light sleep), on air, sensor supply on, receive windows, asleep;
         leak_ua: what the board's released output pins leak during this sleep (sim machine.py)."""
-        self.energy["awake_ms"] += awake_ms
-        self.energy["tx_ms"] += tx_ms
-        self.energy["sleep_ms"] += sleep_ms
-        mah = (awake_ms * AWAKE_MA + tx_ms * TX_MA + sleep_ms * (SLEEP_UA + leak_ua) / 1000.0) / 3_600_000.0
+        e = self.energy
+        e["awake_ms"] += awake_ms
+        e["tx_ms"] += tx_ms
+        e["sleep_ms"] += sleep_ms
+        e["sensor_ms"] += sensor_ms
+        e["light_ms"] += light_ms
+        mah = energy.cycle_mah(
+            ENERGY,
+            awake_ms,
+            tx_ms,
+            sleep_ms,
+            sensor_ms=sensor_ms,
+            rx_windows=self.rx_windows,
+            light_ms=light_ms,
+            extra_sleep_ua=leak_ua,
+        )
+        self.rx_windows = 0
+        self.load_mah += mah
         self.charge_mah = max(0.0, self.charge_mah - mah)
 
     @property

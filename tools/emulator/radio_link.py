@@ -253,6 +253,7 @@ class RadioLinkHost:
             return {"env": world.env(t_us), "faults": faults, "radio": world.radio_state(t_us)}
         if op == "join":
             st.joins_tried += 1
+            world.rx_windows += 2  # JOIN_ACCEPT_DELAY1/2: the modem listens twice
             heard = world.gateways_hearing(t_us, "join")
             dev_addr = self.ns.join(dev_eui, str(msg.get("join_eui", "")), self.at(t_us), heard)
             if dev_addr:
@@ -262,6 +263,7 @@ class RadioLinkHost:
             data = bytes.fromhex(str(msg["data"]))
             fport = int(msg["fport"])
             st.uplinks_sent += 1
+            world.rx_windows += 2  # RX1 and RX2 (Class A)
             st.bytes_sent += len(data)
             st.ports[fport] += 1
             self._count_alarms(st, fport, data)
@@ -286,8 +288,15 @@ class RadioLinkHost:
             awake_ms = float(msg.get("awake_ms", 0))
             tx_ms = float(msg.get("tx_ms", 0))
             sleep_ms = float(msg["sleep_ms"])
-            # outputs released in deep sleep leak on top of the sleep current (sim machine.py _LEAK_UA)
-            world.spend(awake_ms, tx_ms, sleep_ms, float(msg.get("sleep_leak_ua", 0)))
+            world.spend(
+                awake_ms,
+                tx_ms,
+                sleep_ms,
+                sensor_ms=float(msg.get("sensor_ms", 0)),
+                light_ms=float(msg.get("light_ms", 0)),
+                # outputs released in deep sleep leak on top of the sleep current (sim machine.py _LEAK_UA)
+                leak_ua=float(msg.get("sleep_leak_ua", 0)),
+            )
             st.awake_ms += awake_ms
             st.tx_ms += tx_ms
             if world.empty:

@@ -35,6 +35,17 @@ PROTOCOLS_DIR = ROOT / "protocols"
 # Heap of each node process. The firmware's own budget is 64 KB (checked by the firmware tests); here the
 # simulated hardware layer (sim modules, radio-link buffers) lives in the same heap, so it needs more.
 HEAP = os.environ.get("KUMPEL_EMU_HEAP", "192k")
+# Native-LoRaWAN boards also carry the SX1262 chip model and the LoRaWAN network server (sim/simnative.py),
+# and the firmware's LoRaWAN stack is larger than the AT driver (firmware/README.md figures).
+HEAP_NATIVE = os.environ.get("KUMPEL_EMU_HEAP_NATIVE", "320k")
+
+
+def heap_for(board: str) -> str:
+    from protocols.hardware import NATIVE_BOARDS
+
+    return HEAP_NATIVE if board in NATIVE_BOARDS else HEAP
+
+
 NICE = ["nice", "-n", "10"] if shutil.which("nice") else []  # see Emulation._spawn
 
 
@@ -229,7 +240,12 @@ class Emulation:
                 KUMPEL_SIM_EXEC=code,
                 KUMPEL_SIM_CYCLES="1",
             )
-            cmd = [_tool("micropython"), "-X", f"heapsize={HEAP}", str(self._cache / "simboot.py")]
+            cmd = [
+                _tool("micropython"),
+                "-X",
+                f"heapsize={heap_for(spec.board)}",
+                str(self._cache / "simboot.py"),
+            ]
             cmd += [str(scratch / "world.json"), str(scratch / "flash")]
             try:
                 done = subprocess.run(
@@ -274,7 +290,7 @@ class Emulation:
             *NICE,
             _tool("micropython"),
             "-X",
-            f"heapsize={HEAP}",
+            f"heapsize={heap_for(node.spec.board)}",
             str(cache / "simboot.py"),
             str(node.folder / "world.json"),
             str(node.folder / "flash"),

@@ -34,7 +34,7 @@ FAULT_KINDS = {
 }
 ULTRASONIC_KINDS = hardware.ULTRASONIC  # the names' one home
 CLIMATE_KINDS = hardware.CLIMATE
-BOARDS = ("devkit_rak3172", "rak11200")
+BOARDS = hardware.BOARDS  # native-LoRaWAN (SX1262) boards included
 
 
 class ScenarioError(ValueError):

@@ -176,13 +176,14 @@ class Board:
 
     # --- facts ----------------------------------------------------------------------------------------
     def info(self) -> dict:
-        """MicroPython version, mpy version, platform, free heap and free flash bytes."""
+        """MicroPython version, mpy version, platform, free heap and free flash bytes (POSIX statvfs:
+        f_frsize x f_bavail, which MicroPython's VFS fills with block size x free blocks)."""
         out = self.exec(
             "import sys, gc, os\ngc.collect()\n"
             "_s = os.statvfs('.')\n"
             "print(repr({'version': sys.version, 'mpy': getattr(sys.implementation, '_mpy', 0),"
             " 'machine': getattr(sys.implementation, '_machine', sys.platform), 'platform': sys.platform,"
-            " 'mem_free': gc.mem_free(), 'flash_free': _s[0] * _s[3]}))\ndel _s"
+            " 'mem_free': gc.mem_free(), 'flash_free': _s[1] * _s[4]}))\ndel _s"
         )
         return ast.literal_eval(out.strip())
 

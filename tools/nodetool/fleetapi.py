@@ -87,7 +87,9 @@ class Fleet:
         when the fleet has no such device."""
         body = {
             "checks": [
-                {"name": c.name, "ok": c.ok, "detail": _shorten(c.detail, MAX_DETAIL)} for c in result.checks
+                {"name": c.name, "ok": c.ok, "detail": _shorten(c.detail, MAX_DETAIL)}
+                | ({"code": c.code[:40], "params": _params(c.params)} if c.code else {})
+                for c in result.checks
             ],
             "micropython": result.micropython[:120],
             "tool": tool_version(),
@@ -103,6 +105,17 @@ class Fleet:
         if r.status_code == 404:
             raise FleetError(f"the fleet has no device {dev_eui}", "Check the DevEUI on the node's label.")
         return r.json()
+
+
+def _params(params: dict) -> dict:
+    """A check's numbers as the fleet takes them: at most 8, scalars only (text shortened)."""
+    out = {}
+    for key, value in list(params.items())[:8]:
+        if isinstance(value, bool | int | float):
+            out[str(key)[:40]] = value
+        elif isinstance(value, str):
+            out[str(key)[:40]] = _shorten(value, 120)
+    return out
 
 
 def _shorten(text: str, limit: int) -> str:

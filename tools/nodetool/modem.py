@@ -43,6 +43,12 @@ class ModemAnswer:
 
 def ask_dev_eui(board: Board, board_name: str, write: str | None = None) -> ModemAnswer:
     """The modem's DevEUI (after writing `write` to it, when given) through the firmware's driver."""
+    from protocols.hardware import NATIVE_BOARDS
+
+    if board_name in NATIVE_BOARDS:  # a bare SX1262: the firmware's own LoRaWAN stack, no DevEUI of its own
+        return ModemAnswer(
+            None, f"{board_name} has no LoRaWAN modem; the DevEUI comes from the fleet or --dev-eui"
+        )
     code = _ASK % (board_name, _SET % write if write else "pass")
     try:
         out = board.exec(code, timeout=TIMEOUT_S)

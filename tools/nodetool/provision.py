@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import segno
 
-from protocols import provisioning
+from protocols import identity, provisioning
 from protocols.hardware import BOARDS, CLIMATE, ULTRASONIC  # noqa: F401  (tests check the one home)
 from tools.nodetool.board import Board
 from tools.nodetool.errors import DevEuiMismatchError, KeysConflictError, NodeToolError, ProvisionFileError
@@ -54,10 +54,10 @@ class ProvisionResult:
 
 
 def norm_eui(value: str, what: str = "DevEUI") -> str:
-    eui = value.replace(":", "").replace("-", "").replace(" ", "").upper()
-    if len(eui) != 16 or not _HEX.match(eui):
-        raise NodeToolError(f"{what} {value!r} is not 16 hex digits", "Copy it from the modem's label.")
-    return eui
+    try:
+        return identity.parse_eui(value, what)
+    except ValueError as exc:
+        raise NodeToolError(str(exc), "Copy it from the modem's label.") from exc
 
 
 def modem_identity(answer: str | None) -> str | None:
@@ -83,8 +83,7 @@ def problems(doc: dict | None) -> list[str]:
 
 def tr005(device: dict, profile_id: str = "00000000") -> str:
     """LoRa Alliance TR005 QR text; the fleet's own string wins when it sends one. Never the AppKey."""
-    eui = f"{device['join_eui'].upper()}:{device['dev_eui'].upper()}"
-    return device.get("tr005") or f"LW:D0:{eui}:{profile_id.upper()}"
+    return device.get("tr005") or identity.tr005(device["join_eui"], device["dev_eui"], profile_id)
 
 
 def label_text(label: str) -> str:
@@ -118,7 +117,7 @@ def provision(
     given = norm_eui(dev_eui) if dev_eui else None
     current = board.read_json(PROVISION_FILE)
     held = current if not problems(current) else None
-    held_eui = held["dev_eui"].upper() if held else None
+    held_eui = identity.normalize_eui(held["dev_eui"]) if held else None
     notes = []
     if current is not None and held is None:
         notes.append(
@@ -189,7 +188,7 @@ def provision(
         notes.append(f"the modem was not asked for its DevEUI: {asked.problem}")
     elif modem_eui is None:  # a modem without a DevEUI of its own gets the fleet's
         written = modem_identity(ask_dev_eui(board, device["board"], write=device["dev_eui"]).dev_eui)
-        if written != device["dev_eui"].upper():
+        if written != identity.normalize_eui(device["dev_eui"]):
             raise NodeToolError(
                 f"the modem did not take DevEUI {device['dev_eui']} (it answers {written})",
                 "Check the modem's wiring and power, then run `kumpel node setup` again (it is safe).",

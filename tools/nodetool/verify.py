@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from protocols import units
 from tools.nodetool.board import Board
 from tools.nodetool.errors import BoardError, NodeToolError
 from tools.nodetool.fleetapi import Fleet
@@ -34,7 +35,9 @@ SELFTEST_TIMEOUT_S = 60.0
 class Check:
     name: str
     ok: bool
-    detail: str = ""
+    detail: str = ""  # English, for the terminal
+    code: str = ""  # what the detail says, for the fleet's pages to word it in their reader's language
+    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -75,37 +78,57 @@ def parse_selftest(output: str) -> tuple[dict | None, list[str]]:
 def selftest_checks(selftest: dict | None) -> list[Check]:
     """The firmware's checks from its SELFTEST document; a missing or empty one is a failed check itself."""
     if selftest is None:
-        return [Check("selftest", False, "the firmware printed no SELFTEST line")]
+        return [Check("selftest", False, "the firmware printed no SELFTEST line", "no_selftest_line")]
     found = selftest.get("checks", [])
-    checks = [Check(str(c.get("name")), bool(c.get("ok")), str(c.get("detail", ""))) for c in found]
+    checks = [
+        Check(
+            str(c.get("name")),
+            bool(c.get("ok")),
+            str(c.get("detail", "")),
+            str(c.get("code") or ""),
+            c.get("params") if isinstance(c.get("params"), dict) else {},
+        )
+        for c in found
+    ]
     return checks or [Check("selftest", bool(selftest.get("ok")), "no individual checks reported")]
 
 
-def _kb(n: int) -> str:
-    return f"{n // 1024} KB free" if n < 10 * 1024 * 1024 else f"{n // (1024 * 1024)} MB free"
+def free_text(n: int) -> str:
+    """Bytes free in the largest unit that keeps the number below 1024 (protocols.units)."""
+    value, unit = units.binary_size(n)
+    return f"{value:.{units.digits(value, unit)}f} {unit} free"
 
 
 def run_checks(board: Board) -> VerifyResult:
     doc = board.read_json(PROVISION_FILE)
     bad = problems(doc)
     result = VerifyResult(dev_eui=doc.get("dev_eui") if doc and not bad else None)
-    result.checks.append(Check("provision_file", not bad, "; ".join(bad) or f"DevEUI {result.dev_eui}"))
+    if bad:
+        result.checks.append(Check("provision_file", False, "; ".join(bad)))
+    else:
+        detail = f"DevEUI {result.dev_eui}"
+        result.checks.append(Check("provision_file", True, detail, "dev_eui", {"dev_eui": result.dev_eui}))
     try:
         output = board.exec(SELFTEST_CODE, timeout=SELFTEST_TIMEOUT_S)
     except BoardError as exc:
         missing = "node.selftest" in str(exc) or "no module named 'node" in str(exc).lower()
-        detail = "firmware not on the board: run `kumpel node deploy`" if missing else str(exc)
-        result.checks.append(Check("selftest", False, detail))
+        if missing:
+            result.checks.append(
+                Check("selftest", False, "firmware not on the board: run `kumpel node deploy`", "no_firmware")
+            )
+        else:
+            result.checks.append(Check("selftest", False, str(exc)))
         output = ""
     if output:
         selftest, result.log = parse_selftest(output)
         result.checks.extend(selftest_checks(selftest))
     info = board.info()
     result.micropython = info["version"]
-    result.checks.append(Check("free_flash", info["flash_free"] >= MIN_FLASH_FREE, _kb(info["flash_free"])))
-    result.checks.append(
-        Check("free_ram", info["mem_free"] >= MIN_RAM_FREE, f"{info['mem_free'] // 1024} KB free")
-    )
+    for name, free, least in (
+        ("free_flash", info["flash_free"], MIN_FLASH_FREE),
+        ("free_ram", info["mem_free"], MIN_RAM_FREE),
+    ):
+        result.checks.append(Check(name, free >= least, free_text(free), "free", {"bytes": free}))
     return result
 
 
@@ -121,9 +144,12 @@ def verify(board: Board, fleet: Fleet | None = None) -> VerifyResult:
         )
     stored = fleet.report_verification(result.dev_eui, result)
     if stored is None:
-        result.checks.append(Check("fleet_record", False, f"the fleet has no device {result.dev_eui}"))
+        detail = f"the fleet has no device {result.dev_eui}"
+        result.checks.append(Check("fleet_record", False, detail, "no_device", {"dev_eui": result.dev_eui}))
         return result
-    result.checks.append(Check("fleet_record", True, f"run #{stored['id']} stored"))
+    result.checks.append(
+        Check("fleet_record", True, f"run #{stored['id']} stored", "stored", {"id": stored["id"]})
+    )
     result.reported = True
     result.provisioned_at = stored.get("provisioned_at")
     return result

@@ -58,15 +58,17 @@ def _sort_prefix(values, n):
         values[j + 1] = v
 
 
-def summarize(pings, min_mm, max_mm, scratch=None):
+def summarize(pings, min_mm, max_mm, scratch=None, count=None):
     """Reduce a list of per-ping results (mm, NO_ECHO or FAULT) to one reading.
 
     A majority of the pings must be in range and agree (within max(30 mm, 5 %) of their median),
     else the reading is FAULT when faults or disagreement dominate, NO_ECHO when empty space does.
     From the agreeing pings, outliers beyond 3 x MAD are dropped and the median is returned.
-    `pings` is rewritten and sorted in place; `scratch` (a list as long as pings) avoids an allocation.
+    `pings` is rewritten and sorted in place; `scratch` (a list as long as pings) avoids an allocation;
+    `count` takes only the first count pings (a burst that stopped early), without slicing.
     """
-    count = len(pings)
+    if count is None:
+        count = len(pings)
     if count == 0:
         return FAULT
     quorum = count // 2 + 1
@@ -77,7 +79,7 @@ def summarize(pings, min_mm, max_mm, scratch=None):
             faults += 1
         elif mm < min_mm or mm > max_mm:
             pings[i] = NO_ECHO  # in the blind zone or beyond the rated range: not trusted
-    pings.sort()
+    _sort_prefix(pings, count)
     first = 0
     while first < count and pings[first] < 0:
         first += 1
@@ -107,6 +109,19 @@ def summarize(pings, min_mm, max_mm, scratch=None):
     return _median(pings, lo, hi)
 
 
+def agree(pings, count, min_mm, max_mm):
+    """True when the first `count` pings are all in range and within max(30 mm, 5 %) of each other: one
+    surface, so more pings would not change the reading (a burst may stop here and save sensor power)."""
+    lo = hi = pings[0]
+    for i in range(count):
+        mm = pings[i]
+        if mm < min_mm or mm > max_mm:
+            return False
+        lo = min(lo, mm)
+        hi = max(hi, mm)
+    return hi - lo <= max(_AGREE_MM, lo // _AGREE_FRACTION)
+
+
 class Ranger:
     """Base of every ultrasonic driver: `measure()` takes `pings` readings via the model's `_ping`.
 
@@ -118,6 +133,7 @@ class Ranger:
     MIN_MM = 0
     MAX_MM = 0
     GAP_MS = 60
+    STOP_WHEN_AGREED = False  # stop the burst once a quorum of pings agree (models whose pings are slow)
 
     def __init__(self, pings=5):
         if pings < 1:
@@ -138,7 +154,9 @@ class Ranger:
         """Distance in mm, or NO_ECHO / FAULT. Never raises for a sensor problem."""
         results = self._results
         c_dms = sound_dms(temperature_c)
+        quorum = self.pings // 2 + 1
         done = 0
+        count = self.pings
         try:
             self._power(True)
             while done < self.pings:
@@ -146,6 +164,10 @@ class Ranger:
                     time.sleep_ms(self.GAP_MS)
                 results[done] = self._ping(c_dms)
                 done += 1
+                if self.STOP_WHEN_AGREED and done >= quorum:
+                    if agree(results, done, self.MIN_MM, self.MAX_MM):
+                        count = done  # the quorum agrees: the remaining pings could not outvote it
+                        break
         except OSError:
             pass  # a bus error aborts the burst: the pings not taken count as faults
         finally:
@@ -155,9 +177,9 @@ class Ranger:
                 pass
         for i in range(self.pings):
             if i >= done:
-                results[i] = FAULT
+                results[i] = FAULT if count == self.pings else 0  # 0: not taken (stopped early)
             self.last_pings[i] = results[i]
-        return summarize(results, self.MIN_MM, self.MAX_MM, self._scratch)
+        return summarize(results, self.MIN_MM, self.MAX_MM, self._scratch, count)
 
 
 class PulseRanger(Ranger):

@@ -6,6 +6,7 @@ from sqlmodel import col, select
 from fleet.api.deps import RowId, SessionDep, Technician, Viewer
 from fleet.models import Alert, Device, utcnow
 from fleet.services import alerts
+from protocols import identity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -26,7 +27,7 @@ def list_alerts(
     if open:
         q = q.where(col(Alert.closed_at).is_(None))
     if dev_eui:
-        q = q.where(Device.dev_eui == dev_eui.upper())
+        q = q.where(Device.dev_eui == identity.normalize_eui(dev_eui))
     rows = session.exec(q.order_by(col(Alert.opened_at).desc()).limit(limit)).all()
     return [_public(a, e) for a, e in rows]
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 from fleet.api.deps import AdapterDep, SessionDep, SettingsDep, Technician, device_or_404
 from fleet.api.routes.config import downlink_public
 from fleet.services import config as config_service
+from fleet.services import downlinks
 
 router = APIRouter(prefix="/devices", tags=["commands"])
 
@@ -20,11 +21,11 @@ def send_command(
 ) -> dict:
     device = device_or_404(session, dev_eui)
     try:
-        dl = config_service.queue_command(session, device, body.command, cfg)
+        dl = downlinks.queue_command(session, device, body.command, cfg)
     except config_service.ConfigError as exc:
         raise HTTPException(400, str(exc)) from exc
     session.commit()
-    config_service.dispatch(session, adapter, cfg, device_id=device.id)
+    downlinks.dispatch(session, adapter, cfg, device_id=device.id)
     session.commit()
     session.refresh(dl)
     return downlink_public(dl)

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from fleet.api.deps import AdapterDep, SessionDep, SettingsDep, Technician, Viewer, device_or_404
 from fleet.models import Downlink
 from fleet.services import config as config_service
+from fleet.services import downlinks as downlink_queue
 from fleet.services.health import config_view
 
 router = APIRouter(prefix="/devices", tags=["config"])
@@ -39,7 +40,7 @@ def set_config(
         session.rollback()
         raise HTTPException(400, str(exc)) from exc
     session.commit()
-    config_service.dispatch(session, adapter, cfg, device_id=device.id)
+    downlink_queue.dispatch(session, adapter, cfg, device_id=device.id)
     session.commit()
     if dl is not None:
         session.refresh(dl)

@@ -19,8 +19,9 @@ from fleet.models import (
     Verification,
     utcnow,
 )
-from fleet.services import provisioning, verification
+from fleet.services import health, provisioning, verdict, verification
 from fleet.services.provisioning import DeviceIn, ProvisioningError
+from protocols import identity
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -52,8 +53,9 @@ class DevicePublic(BaseModel):
     lns_registered: bool
     created_at: datetime
     last_seen_at: datetime | None
-    health_status: str
+    health_status: str  # the stored, clock-free verdict (fleet.services.verdict.clock_free)
     health_reasons: list
+    state: str  # the state now: the stored verdict combined with connectivity (verdict.TABLE)
     provisioned_at: datetime | None
     last_verification: LastVerification | None
 
@@ -61,6 +63,7 @@ class DevicePublic(BaseModel):
 def _row(device: Device, groups: list[str], last: Verification | None) -> dict:
     return {
         **device.model_dump(exclude={"app_key_enc"}),
+        "state": verdict.combine(device.health_status, health.connectivity_state(device, utcnow())),
         "groups": groups,
         "last_verification": verification.summary(last),
     }
@@ -110,7 +113,7 @@ def list_devices(
             .where(Group.name == group)
         )
     if status:
-        query = query.where(Device.health_status == status)
+        query = query.where(verdict.state_sql(utcnow()) == status)
     if provisioned is not None:
         query = query.where(verification.provisioned_filter(provisioned))
     rows = session.exec(query.order_by(col(Device.dev_eui)).offset(offset).limit(limit)).all()
@@ -151,7 +154,7 @@ def change_device(
     dev_eui: str, body: DeviceIn, session: SessionDep, cfg: SettingsDep, adapter: AdapterDep, _: Technician
 ) -> dict:
     device = device_or_404(session, dev_eui)
-    if body.dev_eui and body.dev_eui.replace(":", "").upper() != device.dev_eui:
+    if body.dev_eui and identity.normalize_eui(body.dev_eui) != device.dev_eui:
         raise HTTPException(400, "dev_eui cannot be changed: register a new device instead")
     try:
         provisioning.update_device(session, cfg, adapter, device, body, body.model_fields_set)

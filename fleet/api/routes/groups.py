@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from fleet.api.deps import AdapterDep, SessionDep, SettingsDep, Technician, Viewer, device_or_404
 from fleet.models import Group, GroupMember
 from fleet.services import config as config_service
-from fleet.services import provisioning
+from fleet.services import downlinks, provisioning
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 
@@ -73,7 +73,7 @@ def add_members(
     for d in devices:
         config_service.reconcile(session, d, cfg)
     session.commit()
-    config_service.dispatch(session, adapter, cfg)
+    downlinks.dispatch(session, adapter, cfg)
     session.commit()
     return _public(session, g)
 
@@ -105,6 +105,6 @@ def set_group_config(
     session.flush()
     queued = sum(1 for d in provisioning.members(session, g) if config_service.reconcile(session, d, cfg))
     session.commit()
-    config_service.dispatch(session, adapter, cfg)
+    downlinks.dispatch(session, adapter, cfg)
     session.commit()
     return {**_public(session, g), "downlinks_queued": queued}

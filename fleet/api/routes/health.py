@@ -15,8 +15,8 @@ def summary(session: SessionDep, _: Viewer, worst: int = Query(20, ge=0, le=500)
 
 
 @router.get("/devices/{dev_eui}/health")
-def node(dev_eui: str, session: SessionDep, _: Viewer) -> dict:
-    return health.node_health(session, device_or_404(session, dev_eui))
+def node(dev_eui: str, session: SessionDep, cfg: SettingsDep, _: Viewer) -> dict:
+    return health.node_health(session, device_or_404(session, dev_eui), cfg)
 
 
 @router.post("/sweep")

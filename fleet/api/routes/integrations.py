@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fleet.api.deps import PROBLEMS, Problem, SettingsDep, ValidationProblem, check_ingest_token
 from fleet.lns import chirpstack, ttn
 from fleet.lns.base import EventIn, IngestError, UplinkIn
-from fleet.services.batcher import send_due, store
 
 router = APIRouter(
     prefix="/integrations",
@@ -26,15 +25,6 @@ router = APIRouter(
 )
 # The bodies are the network servers' own formats, parsed here (not by FastAPI): documented, not modelled.
 _RAW_BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
-
-
-def handle(item: UplinkIn | EventIn, session, cfg, adapter, metrics) -> dict:  # noqa: ANN001
-    """Store one parsed LNS message in its own transaction, then send that node's due downlinks.
-    (Used by the MQTT subscriber; HTTP requests go through the batch writer, which does the same.)"""
-    result = store(session, item, cfg, metrics)
-    session.commit()
-    send_due(session, [result], adapter, cfg)
-    return result
 
 
 async def _body(request: Request, limit: int) -> bytes:

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from fleet.api.deps import AdapterDep, RowId, SessionDep, SettingsDep, Technician, Viewer
 from fleet.models import Group, Rollout
 from fleet.services import config as config_service
-from fleet.services import rollout
+from fleet.services import downlinks, rollout
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"])
 
@@ -46,7 +46,7 @@ def create(
         session.rollback()
         raise HTTPException(400, str(exc)) from exc
     session.commit()
-    config_service.dispatch(session, adapter, cfg)
+    downlinks.dispatch(session, adapter, cfg)
     session.commit()
     return rollout.status(session, ro)
 
@@ -73,7 +73,7 @@ def resume(
     except rollout.RolloutError as exc:
         raise HTTPException(409, str(exc)) from exc
     session.commit()
-    config_service.dispatch(session, adapter, cfg)
+    downlinks.dispatch(session, adapter, cfg)
     session.commit()
     return rollout.status(session, ro)
 

@@ -5,6 +5,7 @@ from sqlmodel import col, select
 
 from fleet.api.deps import SessionDep, Technician, Viewer
 from fleet.models import UnknownDevice
+from protocols import identity
 
 router = APIRouter(prefix="/unknown-devices", tags=["devices"])
 
@@ -17,7 +18,9 @@ def list_unknown(session: SessionDep, _: Viewer) -> list[dict]:
 
 @router.delete("/{dev_eui}", status_code=204)
 def forget(dev_eui: str, session: SessionDep, _: Technician) -> None:
-    row = session.exec(select(UnknownDevice).where(UnknownDevice.dev_eui == dev_eui.upper())).first()
+    row = session.exec(
+        select(UnknownDevice).where(UnknownDevice.dev_eui == identity.normalize_eui(dev_eui))
+    ).first()
     if row is None:
         raise HTTPException(404, f"{dev_eui} is not in the unknown-devices list")
     session.delete(row)

@@ -16,6 +16,8 @@ class CheckOut(BaseModel):
     name: str
     ok: bool
     detail: str
+    code: str = ""
+    params: dict = {}
 
 
 class VerificationPublic(BaseModel):

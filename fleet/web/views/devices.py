@@ -10,9 +10,10 @@ from fastapi.responses import Response
 
 from fleet.models import Device
 from fleet.services import labels, provisioning
-from fleet.web import fleetdata, queries
+from fleet.web import fleetdata, queries, wording
 from fleet.web.render import error_page, page, refuse_post, refuse_viewer, require_user, translator
 from fleet.web.session import Principal
+from protocols import identity
 
 router = APIRouter()
 
@@ -121,7 +122,7 @@ async def import_devices(
             "row": r["row"],
             "dev_eui": r.get("dev_eui"),
             "result": r["result"],
-            "reason": r.get("reason"),
+            "reason": wording.import_reason(t, r),
             "app_key": r.get("app_key"),
         }
         for r in results
@@ -170,7 +171,7 @@ def node_label(request: Request, dev_eui: str, user: Principal = Depends(require
     if (refused := refuse_viewer(request, user, t)) is not None:
         return refused
     with fleetdata.session(request) as db:
-        device: Device | None = queries.device_by_eui(db, dev_eui.upper())
+        device: Device | None = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return error_page(
                 request, 404, t("error.not_found"), t("error.node_not_found", dev_eui=dev_eui), user, t

@@ -13,6 +13,7 @@ from fleet.web.render import error_page, page, refuse_post, require_user, transl
 from fleet.web.session import Principal
 from fleet.web.views import where
 from fleet.web.views.collection import full_text
+from protocols import identity
 
 router = APIRouter()
 
@@ -28,11 +29,6 @@ _FLASHES = (
     "node.config_saved",
     "map.position_saved",
 )  # the only messages ?flash= may show
-
-
-def normalize_eui(text: str) -> str:
-    """DevEUIs arrive as typed or scanned: 70b3d5..., 70-B3-D5-..., 70:b3:d5:... all mean the same node."""
-    return "".join(ch for ch in text if ch not in ":- ").upper()
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -116,14 +112,15 @@ def _config_rows(t: Translator, cfg: dict) -> list[dict]:
     return rows
 
 
-def _provisioning(db, device) -> dict:  # noqa: ANN001
+def _provisioning(t: Translator, db, device) -> dict:  # noqa: ANN001
     """Provisioned since when (None: not verified yet) and the newest verify run with every check."""
     last = verification.latest(db, device.id)
+    if last is None:
+        return {"since": device.provisioned_at, "last": None}
+    checks = [wording.check_view(t, c) for c in last.checks]
     return {
         "since": device.provisioned_at,
-        "last": None
-        if last is None
-        else {"time": last.created_at, "ok": last.ok, "author": last.author or "–", "checks": last.checks},
+        "last": {"time": last.created_at, "ok": last.ok, "author": last.author or "–", "checks": checks},
     }
 
 
@@ -193,7 +190,7 @@ def node_page(
     user: Principal = Depends(require_user),
 ):
     t = translator(request)
-    eui = normalize_eui(dev_eui)
+    eui = identity.normalize_eui(dev_eui)
     if eui != dev_eui:
         return RedirectResponse(wording.node_url(eui), status_code=301)
     window = window if window in WINDOWS else "24h"
@@ -202,10 +199,9 @@ def node_page(
         device = queries.device_by_eui(db, eui)
         if device is None:
             return _not_found(request, t, user, eui)
-        health = node_health(db, device, now)
+        health = node_health(db, device, fleetdata.settings(request), now)
         full_pct = int(health["config"]["applied"].get("full_threshold_pct", fleetdata.full_threshold_pct()))
         readings = queries.series(db, device.id, now - WINDOWS[window])
-        facts = wording.Facts.from_health(health)
         last = health["last_reading"]
         context = {
             "node": {
@@ -219,7 +215,7 @@ def node_page(
             },
             "health": {
                 "state": health["status"],
-                "reasons": [wording.reason_text(t, r, facts) for r in health["reasons"]],
+                "reasons": [wording.reason_text(t, r) for r in health["reasons"]],
             },
             "reading": None
             if last is None
@@ -235,6 +231,8 @@ def node_page(
             },
             "full_threshold": full_pct,
             "full_forecast": full_text(t, forecast.for_device(db, device.id, full_pct, now), now),
+            # no echo: the fill is unknown now; the gauge shows the last level measured, marked as such
+            "last_fill": queries.last_known_fill(db, device.id) if last and last["no_echo"] else None,
             "battery": {
                 "trend": health["battery"]["trend_mv_per_day"],
                 "days_left": health["battery"]["days_left"],
@@ -251,7 +249,14 @@ def node_page(
                 "downlinks": _downlinks(t, queries.open_downlinks(db, device.id)),
             },
             "events": _events(t, db, device.id, now),
-            "provisioning": _provisioning(db, device),
+            "alarms": [
+                wording.alarm_view(t, alert, dev)
+                for alert, dev in queries.recent_alarms(
+                    db, now - timedelta(days=queries.RECENT_ALARM_DAYS), device_id=device.id
+                )
+            ],
+            "alarm_days": queries.RECENT_ALARM_DAYS,
+            "provisioning": _provisioning(t, db, device),
             "maintenance": [
                 {"time": n.created_at, "author": n.author, "text": n.text}
                 for n in queries.maintenance_notes(db, device.id)
@@ -288,7 +293,7 @@ def add_maintenance_note(
             t,
         )
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return _not_found(request, t, user, dev_eui)
         fleetdata.add_maintenance_note(db, device, author=user.name, text=text)
@@ -314,7 +319,7 @@ def send_command(
             request, 400, t("error.bad_request"), t("node.command_unknown", command=command), user, t
         )
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return _not_found(request, t, user, dev_eui)
         fleetdata.queue_command(request, db, device, command, author=user.name)
@@ -332,7 +337,7 @@ def resend_config(
     if refused is not None:
         return refused
     with fleetdata.session(request) as db:
-        device = queries.device_by_eui(db, normalize_eui(dev_eui))
+        device = queries.device_by_eui(db, identity.normalize_eui(dev_eui))
         if device is None:
             return _not_found(request, t, user, dev_eui)
         version = fleetdata.resend_config(request, db, device, author=user.name)

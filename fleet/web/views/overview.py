@@ -1,6 +1,6 @@
 """The fleet overview: counts by state, open alerts first, then the filterable node list."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
@@ -46,6 +46,11 @@ def overview(
         summary = fleet_summary(db, now=now, worst=0)
         rows = queries.find_nodes(db, f, now, cfg.battery_low_mv, fleetdata.full_threshold_pct())
         alerts = [wording.alert_view(t, alert, device) for alert, device in queries.open_alerts(db)]
+        since = now - timedelta(days=queries.RECENT_ALARM_DAYS)
+        cleared = [
+            wording.alarm_view(t, alert, device)
+            for alert, device in queries.recent_alarms(db, since, cleared_only=True)
+        ]
         groups = queries.group_names(db)
         nodes = [wording.node_row(t, device, state, reading, now) for device, state, reading in rows]
         map_context = where.overview_context(request, t, rows)
@@ -56,6 +61,8 @@ def overview(
             "states": STATES,
             "counts": summary["by_status"],
             "alerts": alerts,
+            "cleared": cleared,
+            "alarm_days": queries.RECENT_ALARM_DAYS,
             "nodes": nodes,
             "total": summary["total"],
             "groups": groups,

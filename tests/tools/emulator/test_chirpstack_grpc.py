@@ -4,6 +4,7 @@ import grpc
 import pytest
 from chirpstack_api import api
 
+from fleet.lns import chirpstack  # the project's own module: an import error must fail, not skip
 from tools.emulator.chirpstack_grpc import GrpcApi
 from tools.emulator.network_server import MemorySink, NetworkServer
 
@@ -93,7 +94,6 @@ def test_errors_use_chirpstack_status_codes(served):
 
 def test_fleet_adapter_registers_and_enqueues_through_the_simulator(served):
     """The fleet's own ChirpStack adapter (fleet/lns/chirpstack.py) against the simulated API, twice."""
-    chirpstack = pytest.importorskip("fleet.lns.chirpstack")
     ns, _, target = served
     adapter = chirpstack.ChirpStackGrpc(
         target=target, api_token="api-token", application_id="app-1", device_profile_id="prof-1"

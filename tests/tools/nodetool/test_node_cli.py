@@ -72,6 +72,9 @@ def test_setup_stops_at_the_failing_step_with_what_to_do(vboard, fleet_server, t
 def test_verify_exit_status_and_missing_port(vboard, test_firmware, monkeypatch):
     r = _run("verify", "--port", vboard.path)
     assert r.exit_code == 1 and "FAIL provision_file" in r.output
+    # free space in a unit a person reads at a glance (the virtual board's flash is a host folder: GB)
+    free = re.search(r"free_flash\s+([\d.]+) (bytes|KB|MB|GB|TB) free", r.output)
+    assert free and float(free.group(1)) < 1024, r.output
     monkeypatch.delenv("KUMPEL_NODE_PORT", raising=False)
     r = _run("deploy", "--port", "/dev/ttyUSB-kumpel-none")
     assert r.exit_code == 2 and "no serial port" in r.output and "data USB cable" in r.output

@@ -85,6 +85,10 @@ def test_provision_new_then_rerun_keeps_keys_then_verify_marks_provisioned(
     # every board and tool check the run made, in order (fleet_record is the tool's answer to the report)
     assert [c["name"] for c in runs[0]["checks"]] == names[:-1] and names[-1] == "fleet_record"
     assert runs[0]["micropython"] == result.micropython and runs[0]["tool"].startswith("kumpel-node")
+    # the tool's own checks travel with a code and their numbers, so the fleet's pages can word them
+    stored = {c["name"]: c for c in runs[0]["checks"]}
+    assert stored["provision_file"]["code"] == "dev_eui"
+    assert stored["free_ram"]["code"] == "free" and stored["free_ram"]["params"]["bytes"] > 24 * 1024
 
 
 def test_failed_verify_leaves_device_marked_unprovisioned(vboard, fleet_server, tech_token, test_firmware):

@@ -7,17 +7,11 @@ import json
 import time
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from tools.cli import app
-from tools.emulator.virtual_board import SIM_DIR, VirtualBoard, default_world
-from tools.nodetool.deploy import FIRMWARE_DIR
+from tools.emulator.virtual_board import VirtualBoard, default_world
 
-pytestmark = pytest.mark.skipif(
-    not (FIRMWARE_DIR / "node" / "selftest.py").exists() or not (SIM_DIR / "machine.py").exists(),
-    reason="firmware self-test or sim layer not in this checkout yet",
-)
 MODEM = "70B3D57ED0000B0A"
 
 

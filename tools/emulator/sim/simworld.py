@@ -107,6 +107,10 @@ class World:
         self.heap_floor = 0  # the sim layer's heap before the firmware first ran in this process
         self.cycle_tx_ms = 0.0
         self.boot_us = 0
+        self.sensor_on_us = None  # when the switched sensor supply went on (None: off)
+        self.sensor_us = 0  # sensor supply on-time this boot (energy: tools/energy.py)
+        self.light_us = 0  # time in machine.lightsleep() this boot (ESP32 light sleep, not awake current)
+        self.imports = 0  # firmware modules loaded this boot (simboot charges each one)
         self._devices = {}
         self._trace = os.getenv("KUMPEL_SIM_TRACE")
         self._exact_heap = bool(os.getenv("KUMPEL_SIM_HEAP_EXACT"))
@@ -121,6 +125,11 @@ class World:
         import simmodem
 
         self.modem = simmodem.SimModem(self, st.get("modem"))
+        self.lora = None  # native-LoRaWAN boards: SX1262 model + network server (simnative.py)
+        if self.profile.get("link") == "native":
+            import simnative
+
+            self.lora = simnative.NativeRadio(self, st.get("lorawan_ns"))
         time.add_hook(self._on_time)
         _current[0] = self
 
@@ -147,6 +156,8 @@ class World:
         return True
 
     def pin_level(self, pin):
+        if self.lora is not None and pin in self.lora.pins:
+            return self.lora.level(pin)
         if pin == self.profile.get("echo"):
             return 0
         return self.pins.get(pin, 0)
@@ -154,12 +165,24 @@ class World:
     def set_pin(self, pin, level):
         old = self.pins.get(pin, 0)
         self.pins[pin] = level
+        if pin == self.profile.get("sensor_power"):
+            self._sensor_supply(level)
+        if self.lora is not None and pin in self.lora.pins:
+            self.lora.drive(pin, level)
+            return
         if pin == self.profile.get("trig") and old and not level:
             dev = self._device(self.ultrasonic_kind)
             if dev is not None and hasattr(dev, "trigger"):
                 dev.trigger()
         elif pin == self.profile.get("modem_reset"):
             self.modem.reset_pin(level)
+
+    def spi_device(self, bus):
+        return self.lora.chip.spi if self.lora is not None and bus == self.lora.spi_bus else None
+
+    def pin_irq(self, pin, handler):
+        if self.lora is not None:
+            self.lora.irq(pin, handler)
 
     def uart_device(self, bus):
         if "modem_uart" in self.profile and bus == self.profile["modem_uart"][0]:
@@ -197,6 +220,18 @@ class World:
                 raise RuntimeError("I2C bus hung and no watchdog is running: the node would hang forever")
             while True:
                 time.advance_us(1000000)
+
+    def _sensor_supply(self, on):
+        now = time.now_us()
+        if on and self.sensor_on_us is None:
+            self.sensor_on_us = now
+        elif not on and self.sensor_on_us is not None:
+            self.sensor_us += now - self.sensor_on_us
+            self.sensor_on_us = None
+
+    def light_sleep(self, us):
+        self.light_us += us
+        time.advance_us(us)
 
     # -- clock hooks: watchdog and heap ----------------------------------------------------------------
     def _on_time(self, now):
@@ -251,8 +286,16 @@ class World:
             self.pins = {}
         self.deep_sleep_hold = False
         self.sleep_leak_ua = 0
+        # the supply switch: on from the boot if its pad was held high through deep sleep, else off
+        sp = self.profile.get("sensor_power")
+        self.sensor_on_us = time.now_us() if sp is not None and self.pins.get(sp) else None
+        self.sensor_us = 0
+        self.light_us = 0
+        self.imports = 0
         self.modem.exchanges = 0
         self.modem.on_boot()
+        if self.lora is not None:
+            self.lora.on_boot()
         for kind in (self.ultrasonic_kind, self.climate_kind):  # the sim's own objects: before the heap base
             try:
                 self._device(kind)
@@ -334,6 +377,9 @@ class World:
 
     def end_cycle(self, cause_next, sleep_ms, note):
         awake_ms = (time.now_us() - self.boot_us) // 1000
+        self._sensor_supply(0)  # a supply left on is counted up to the deep sleep
+        sensor_ms = self.sensor_us // 1000
+        light_ms = self.light_us // 1000
         s = self.stats
         s["cycles"] += 1
         s["awake_ms"] += awake_ms
@@ -354,6 +400,9 @@ class World:
                             "heap_peak": self.heap_peak - self.heap_floor,
                             "sim_heap": self.heap_floor,
                             "sleep_ms": sleep_ms,
+                            "sensor_ms": sensor_ms,
+                            "light_ms": light_ms,
+                            "imports": self.imports,
                             "sleep_leak_ua": self.sleep_leak_ua,
                         }
                     )
@@ -369,6 +418,8 @@ class World:
                     "sleep_ms": sleep_ms,
                     "awake_ms": awake_ms,
                     "tx_ms": self.cycle_tx_ms,
+                    "sensor_ms": sensor_ms,
+                    "light_ms": light_ms,
                     "sleep_leak_ua": self.sleep_leak_ua,
                 }
             )
@@ -382,6 +433,8 @@ class World:
         st["rtc_memory"] = hexlify(self.rtc_memory).decode()
         st["reset_cause"] = self.reset_cause
         st["modem"] = self.modem.saved()
+        if self.lora is not None:
+            st["lorawan_ns"] = self.lora.state()
         st["held_pads"] = [
             [p, self.pins.get(p, 0), c["mode"], c["pull"]] for p, c in self.pin_cfg.items() if c["hold"]
         ]
