@@ -134,6 +134,7 @@ def mqtt() -> None:
 
     Each message is acknowledged to the broker only after it is committed; with the stable client id the
     broker keeps what arrives while this is stopped and delivers it on the next start."""
+    import socket
     import threading
 
     from fleet.lns.base import LnsError
@@ -159,7 +160,8 @@ def mqtt() -> None:
             username=cfg.mqtt_username,
             password=cfg.mqtt_password,
             topic=cfg.mqtt_topic,
-            client_id=cfg.mqtt_client_id,
+            # Two consumers with one id would take the session from each other: default per host.
+            client_id=cfg.mqtt_client_id or f"kumpel-fleet-{socket.gethostname()}",
             session_expiry_s=cfg.mqtt_session_expiry_s,
         )
         try:

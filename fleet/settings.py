@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # The subscriber (`kumpel fleet mqtt`): a stable client id per consumer process keeps its broker
     # session (and the QoS 1 messages queued while it is down) for mqtt_session_expiry_s. The topic
     # filter may be a shared subscription, e.g. $share/kumpel/application/+/device/+/event/+.
-    mqtt_client_id: str = "kumpel-fleet"
+    mqtt_client_id: str = ""  # empty: kumpel-fleet-<host name> (a container's host name is its own)
     mqtt_session_expiry_s: int = 7 * 24 * 3600
     mqtt_topic: str = "application/+/device/+/event/+"
     tts_url: str = ""  # e.g. https://eu1.cloud.thethings.network
