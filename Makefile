@@ -48,6 +48,7 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/emulator.py --sizes 1,100 --days 0.5 --one-days 0.5
 	$(BIN)/python bench/energy.py
 
 # One node for a simulated year: the emulator's battery drain against the energy model (minutes).

@@ -25,6 +25,7 @@ from fleet.api.routes import (
     imports,
     integrations,
     labels,
+    open311,
     open_data,
     rollouts,
     sta,
@@ -68,13 +69,16 @@ class BodyLimit:
     """Refuse a declared body over the limit before reading it (pure ASGI: no per-request task overhead).
     Bodies without Content-Length are capped while read, by the ingest routes."""
 
-    def __init__(self, app, limit: int, import_limit: int) -> None:  # noqa: ANN001
+    def __init__(self, app, limit: int, import_limit: int, photo_limit: int = 0) -> None:  # noqa: ANN001
         self.app, self.limit, self.import_limit = app, limit, import_limit
+        self.photo_limit = photo_limit
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] == "http":
             # A vendor's device list (CSV import) is legitimately far larger than any event or API body.
             limit = self.import_limit if scope["path"].endswith("/import") else self.limit
+            if scope["path"].startswith("/report/") and scope["method"] == "POST":  # a citizen's photo
+                limit = max(limit, self.photo_limit + 64 * 1024)  # + the form's text fields
             for name, value in scope["headers"]:
                 if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                     response = JSONResponse({"detail": f"request body larger than {limit} bytes"}, 413)
@@ -115,7 +119,12 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
 
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
-    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes, import_limit=cfg.max_import_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=cfg.max_body_bytes,
+        import_limit=cfg.max_import_bytes,
+        photo_limit=cfg.report_photo_max_bytes,
+    )
     # Field crews read pages over slow mobile links: HTML compresses about 5x.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(integrations.router)  # first: the hot path matches before the other routes
@@ -142,6 +151,9 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
         verifications,
     ):
         app.include_router(module.router, prefix=API, dependencies=[Depends(refuse_nul)], responses=PROBLEMS)
+    app.include_router(
+        open311.router, dependencies=[Depends(refuse_nul)]
+    )  # its own standard's paths: /open311/v2/...
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -333,3 +333,45 @@ class Event(SQLModel, table=True):
     message: str = ""
     data: dict = _json({})
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- citizens -----------------------------------------------------------------------------------------
+class CitizenReport(SQLModel, table=True):
+    """A problem a citizen reported at a bin (public report page or an Open311 client); the Open311
+    `service_request_id` is this row's id, which is also the reference number the citizen gets.
+
+    Personal data is optional and short-lived: `email` and `client_key` (a keyed hash of the sender's
+    address, for the rate limit) are erased when the report closes (services/citizen.py)."""
+
+    __tablename__ = "citizen_report"
+    __table_args__ = (
+        Index("ix_citizen_report_device_open", "device_id", "status"),
+        Index("ix_citizen_report_requested", "requested_at"),
+        Index("ix_citizen_report_client", "client_key", "requested_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", ondelete="CASCADE")
+    service_code: str = Field(max_length=30)
+    status: str = Field(default="open", max_length=10)  # open | closed (Open311's two states)
+    status_notes: str = Field(default="", max_length=1000)  # the crew's closing note: the citizen sees it
+    description: str = Field(default="", max_length=4000)  # Open311 caps description at 4,000 characters
+    lat: float | None = None
+    lon: float | None = None
+    address: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)  # never shown publicly; erased at close
+    client_key: str | None = Field(default=None, max_length=32)  # rate limit only; erased at close
+    source: str = Field(default="web", max_length=80)  # web | the Open311 client's API token name
+    has_photo: bool = False
+    requested_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=80)
+
+
+class CitizenReportPhoto(SQLModel, table=True):
+    """The photo of a report, re-encoded as JPEG without EXIF (no location, no camera serial)."""
+
+    __tablename__ = "citizen_report_photo"
+    report_id: int = Field(foreign_key="citizen_report.id", primary_key=True, ondelete="CASCADE")
+    content_type: str = Field(default="image/jpeg", max_length=30)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

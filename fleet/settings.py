@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     # A Nominatim-compatible /search URL for typing an address at install time; empty = coordinates only.
     geocoder_url: str = ""
 
+    # Citizen reports (Open311 GeoReport v2 and the public report page behind the bin's QR code).
+    report_limit_per_client_hour: int = 5  # reports one sender (keyed hash of the address / API key) may file
+    report_limit_per_bin_hour: int = 10  # reports one bin may collect: a crowd at a bin is one problem
+    report_photo_max_bytes: int = 8 * 1024 * 1024  # a phone photo; re-encoded to <= 1600 px JPEG
+    open311_contact: str = ""  # discovery: who runs this endpoint (e-mail or phone of the city's office)
+    open311_agency: str = ""  # agency_responsible in every request (e.g. the city's waste company)
+    open311_jurisdiction: str = ""  # jurisdiction_id; empty = one jurisdiction, the argument is ignored
+
     @model_validator(mode="after")
     def _refuse_unsafe_secrets(self) -> "Settings":
         if self.env != "development" and self.secret_key == DEV_SECRET:

@@ -67,23 +67,23 @@ def encode_status(status):
 
 def encode_config_report(config_version, entries):
     """Version the node now runs + [(setting_id, status_name)] in the downlink's order -> 3 + n bytes."""
-    from protocols import status as _status
+    from protocols import report
 
-    return _status.encode_config_report(config_version, entries)
+    return report.encode_config_report(config_version, entries)
 
 
 def encode_config(config):
     """{"config_version": 1..65535, "settings": {name: value}} -> config downlink (fleet side)."""
-    from protocols import downlink
+    from protocols import downlink_fleet
 
-    return downlink.encode_config(config)
+    return downlink_fleet.encode_config(config)
 
 
 def encode_command(command):
     """'reboot' | 'status_now' | 'measure_now' | 'rejoin' -> command downlink (fleet side)."""
-    from protocols import downlink
+    from protocols import downlink_fleet
 
-    return downlink.encode_command(command)
+    return downlink_fleet.encode_command(command)
 
 
 def parse_config(data):
@@ -120,10 +120,12 @@ def decode_downlink(fport, data):
     """Downlink frame -> dict; strict: any unknown, duplicate, mis-sized or out-of-range key is an error."""
     _check_port(fport, DOWNLINK_PORTS, "a downlink")
     data = as_bytes(data)
+    if fport == PORT_CONFIG:
+        from protocols import downlink_fleet
+
+        return downlink_fleet.decode_config(data)
     from protocols import downlink
 
-    if fport == PORT_CONFIG:
-        return downlink.decode_config(data)
     return downlink.decode_command(data)
 
 

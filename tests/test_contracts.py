@@ -52,7 +52,7 @@ def test_firmware_sensor_kinds_are_the_contract_kinds():
 def test_reset_cause_names_have_one_home():
     """Firmware and emulator name reset causes from protocols/hardware.py, not from copies of their own."""
     assert hardware.RESET_CAUSES[1:6] == ("power_on", "hard", "watchdog", "deepsleep", "soft")
-    for path in ("firmware/node/app.py", "tools/emulator/sim/simworld.py"):
+    for path in ("firmware/node/wake.py", "tools/emulator/sim/simworld.py"):
         names = _imports_from(ROOT / path, "protocols") | _imports_from(ROOT / path, "protocols.hardware")
         assert names & {"hardware", "RESET_CAUSES"}, path
         assert "power_on" not in _string_literals(ROOT / path), f"{path} keeps its own reset-cause names"

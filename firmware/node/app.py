@@ -11,7 +11,6 @@ watchdog reset, which the next boot counts and reports in its status uplink.
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
 
 import gc
-import json
 import time
 
 import machine
@@ -28,57 +27,27 @@ codec: "Any" = None  # protocols.codec, imported by decide(): after the sensor d
 
 FW_VERSION = "1.0.0"
 WDT_TIMEOUT_MS = const(90000)  # longest honest cycle: recovery + join (20 s) + 4 uplinks
-UNPROVISIONED_SLEEP_MS = const(3600000)
-LOW_BATTERY_MV = const(3400)
-FIRE_HYSTERESIS_C = const(5)
 MEASURE_NOW_SLEEP_MS = const(5000)
 SENSOR_WARMUP_MS = const(20)
-# A batch goes out before batch_size readings when the fill moved this many points since the previous
-# reading or the batch's first (an emptied bin, a bin filling fast); a still bin waits for batch_size,
-# the latest the fleet expects an uplink (SPEC: uplink interval = interval x batch_size)
-EARLY_FILL_CHANGE_PCT = const(20)
-COUNTERS_PATH = "counters.json"
 
-_DRIVERS = (
-    "protocols.hardware",  # the sensor kinds' names, if a provisioning mistake needed them
-    "node.sensors.battery",
-    "node.sensors.ultrasonic",
-    "node.sensors.a02yyuw",
-    "node.sensors.jsn_sr04t",
-    "node.sensors.rak12007",
-    "node.sensors.sensirion",
-    "node.sensors.shtc3",
-    "node.sensors.sht4x",
-    "node.sensors.bme280",
-    "node.sensors",
-)
 # codec imports these per frame type; a cycle drops them once the frame is built or parsed
 _FRAMES = (
     "protocols.measurement",
     "protocols.uplink",
     "protocols.status",
+    "protocols.report",
     "protocols.downlink",
     "protocols.bits",
     "protocols.airtime",
 )
 
-# what measure() found wrong; decide() turns these into the SPEC's flag bits once codec is loaded
-_US_FAULT = const(1)
-_CLIMATE_FAULT = const(2)
-_LOW_BATTERY = const(4)
+# what measure() found wrong (node/reading.py); decide() turns these into the SPEC's flag bits
+US_FAULT = const(1)
+CLIMATE_FAULT = const(2)
+LOW_BATTERY = const(4)
 
 # sensors_off right after measure: the supply is not held through the radio's seconds (issue 11)
 STEPS = ("restore", "power_sensors", "measure", "sensors_off", "decide", "radio", "persist")
-
-
-def reset_cause_name(cause):
-    """machine.reset_cause() as the status uplink names it (protocols/hardware.py RESET_CAUSES)."""
-    from protocols import hardware
-
-    names = hardware.RESET_CAUSES
-    name = names[cause] if 0 < cause < len(names) else "unknown"
-    _unload("protocols.hardware")  # a cycle that never sends must not keep it (heap)
-    return name
 
 
 class Node:
@@ -95,11 +64,13 @@ class Node:
         self.rtc = rtc
         self.rtc_image = None  # native link: the RTC bytes, whose tail is the MAC's state
         self.wdt = None
-        self.reset_cause = reset_cause_name(machine.reset_cause())
+        from node import wake
+
+        self.reset_cause = wake.reset_cause_name(machine.reset_cause())
         self.reading = None
-        self.faults = 0  # _US_FAULT | _CLIMATE_FAULT | _LOW_BATTERY of this wake's measurement
+        self.faults = 0  # US_FAULT | CLIMATE_FAULT | _LOW_BATTERY of this wake's measurement
         self.alarm = False
-        self.moved = False  # the fill moved EARLY_FILL_CHANGE_PCT: send the batch now
+        self.moved = False  # the fill moved reading.EARLY_FILL_CHANGE_PCT: send the batch now
         self.flushing = False
         self.uplinks = 0
         self.reboot = False
@@ -121,26 +92,10 @@ class Node:
 
     # -- steps ---------------------------------------------------------------------------------------
     def restore(self):
-        if self.hw.get("link") == "native":
-            self.rtc_image = self.rtc.memory()
-        self.state, ok = store.load_rtc(self.rtc)
-        st = self.state
-        if self.reset_cause == "deepsleep" and not ok:
-            log.warning("RTC state lost or corrupt: starting afresh")
-        if self.reset_cause != "deepsleep":
-            st.set(store.F_STATUS_DUE)  # every unexpected boot is reported
-            counters = _load_counters()
-            if self.reset_cause == "watchdog":
-                counters["watchdog_resets"] = counters.get("watchdog_resets", 0) + 1
-            counters["boots"] = counters.get("boots", 0) + 1
-            store.write_atomic(COUNTERS_PATH, json.dumps(counters))
-            st.watchdog_resets = counters.get("watchdog_resets", 0)
-            log.info("boot: reset cause %s, watchdog resets %d" % (self.reset_cause, st.watchdog_resets))
-        if self.cfg.problem:
-            log.error("config: " + self.cfg.problem)
-            st.set(store.F_STATUS_DUE)
-            self.cfg.problem = None
-        st.wake_count += 1
+        from node import wake
+
+        wake.restore(self)
+        _unload("node.wake")  # the boot's code: not needed for the rest of the cycle (heap)
 
     def power_sensors(self):
         pin = self.hw.get("sensor_power")
@@ -148,121 +103,20 @@ class Node:
             pin.value(1)
             time.sleep_ms(SENSOR_WARMUP_MS)
 
+    # measure and decide live in node/reading.py, loaded for these two steps only: the radio's peak
+    # does not carry their code (64 KB heap)
     def measure(self):
-        from node import sensors
-        from node.sensors import ultrasonic as us_mod
-        from node.sensors.battery import Battery
+        from node import reading
 
-        enabled = self.cfg["sensors"]
-        us_kind = self.prov["ultrasonic"] if enabled & settings.SENSOR_ULTRASONIC else None
-        cl_kind = self.prov["climate"] if enabled & settings.SENSOR_CLIMATE else None
-        flags = 0
-        reading = {"distance_cm": None, "no_echo": False, "temperature_c": None, "humidity_pct": None}
-        ranger = climate = None
-        try:  # each on its own: a provisioning mistake in one must not cost the other
-            ranger = sensors.build(self.hw, us_kind, None)[0]
-        except ValueError as e:  # provisioning names hardware this board lacks
-            log.error(f"sensors: {e}")
-            flags |= _US_FAULT
-        try:
-            climate = sensors.build(self.hw, None, cl_kind)[1]
-        except ValueError as e:
-            log.error(f"sensors: {e}")
-            flags |= _CLIMATE_FAULT
-        if climate is not None:
-            values = climate.read()
-            if values is None:
-                flags |= _CLIMATE_FAULT
-                log.warning(f"climate sensor {cl_kind}: no valid reading")
-            else:
-                reading["temperature_c"], reading["humidity_pct"], pressure = values
-                if enabled & settings.SENSOR_PRESSURE and pressure is not None:
-                    reading["pressure_hpa"] = pressure
-        if ranger is not None:
-            mm = ranger.measure(reading["temperature_c"])
-            if mm == us_mod.FAULT:
-                flags |= _US_FAULT
-                log.warning(f"ultrasonic sensor {us_kind}: fault")
-            elif mm == us_mod.NO_ECHO:
-                reading["no_echo"] = True
-            else:
-                reading["distance_cm"] = min((mm + 5) // 10, 1000)
-        if flags & (_US_FAULT | _CLIMATE_FAULT):
-            self.state.sensor_errors += 1
-        battery_mv = None
-        adc = self.hw.get("battery_adc")
-        if adc is not None:
-            battery_mv = Battery(adc, self.hw["battery_ratio"]).read_mv()
-        if battery_mv is not None:
-            self.state.battery_mv = battery_mv
-            if battery_mv < LOW_BATTERY_MV:
-                flags |= _LOW_BATTERY
-        self.reading = reading
-        self.faults = flags
-        ranger = climate = None
-        _unload(*_DRIVERS)
-        log.info(
-            "measured: distance %s cm, %s C, battery %s mV, faults %d"
-            % (reading["distance_cm"], reading["temperature_c"], battery_mv, flags)
-        )
+        reading.measure(self)
 
     def decide(self):
-        """Alarms with hysteresis, then store the sample; what to send is worked out in radio()."""
         global codec
+        from node import reading
         from protocols import codec
 
-        st = self.state
-        cfg = self.cfg
-        r = self.reading
-        fill = (
-            codec.fill_percent(r["distance_cm"], cfg["bin_height_cm"])
-            if r["distance_cm"] is not None
-            else None
-        )
-        if fill is not None:
-            self.moved = self._moved(fill)
-            st.last_fill_pct = fill
-            threshold = cfg["full_threshold_pct"]
-            if not st.has(store.F_BIN_FULL) and fill >= threshold:
-                st.set(store.F_BIN_FULL)
-                self.alarm = True
-                log.warning("bin full: %d %%" % fill)
-            elif st.has(store.F_BIN_FULL) and fill < threshold - cfg["hysteresis_pct"]:
-                st.set(store.F_BIN_FULL, False)
-        t = r["temperature_c"]
-        if t is not None:
-            if not st.has(store.F_FIRE) and t >= cfg["fire_temp_c"]:
-                st.set(store.F_FIRE)
-                self.alarm = True
-                log.warning(f"fire alarm: {t:.1f} C")
-            elif st.has(store.F_FIRE) and t < cfg["fire_temp_c"] - FIRE_HYSTERESIS_C:
-                st.set(store.F_FIRE, False)
-        flags = 0
-        faults = self.faults
-        if faults & _US_FAULT:
-            flags |= codec.FLAG_ULTRASONIC_FAULT
-        if faults & _CLIMATE_FAULT:
-            flags |= codec.FLAG_CLIMATE_FAULT
-        if faults & _LOW_BATTERY:
-            flags |= codec.FLAG_LOW_BATTERY
-        if st.has(store.F_BIN_FULL):
-            flags |= codec.FLAG_BIN_FULL
-        if st.has(store.F_FIRE):
-            flags |= codec.FLAG_FIRE_ALARM
-        st.add_sample(r)
-        st.batch_flags |= flags
-        self.reading = None
-
-    def _moved(self, fill):
-        """The fill moved EARLY_FILL_CHANGE_PCT since the previous reading or the batch's first."""
-        st = self.state
-        if st.last_fill_pct != 255 and abs(fill - st.last_fill_pct) >= EARLY_FILL_CHANGE_PCT:
-            return True
-        if not st.batch_len:
-            return False
-        first = st.sample(0, False)["distance_cm"]
-        first = codec.fill_percent(first, self.cfg["bin_height_cm"]) if first is not None else None
-        return first is not None and abs(fill - first) >= EARLY_FILL_CHANGE_PCT
+        reading.decide(self, codec)
+        _unload("node.reading")
 
     def _next_uplink(self):
         """(fport, payload, samples it carries) of the most urgent pending uplink, or None."""
@@ -370,44 +224,11 @@ class Node:
                 st.set(store.F_MEASURE_NOW, False)
 
     def _downlink(self, fport, data):
-        st = self.state
-        try:
-            if fport == codec.PORT_CONFIG:
-                version, entries = codec.parse_config(data)
-                report = self.cfg.apply(version, entries)
-                self.cfg.save()
-                st.set_report(version, [(sid, settings.STATUSES.index(s)) for sid, s in report])
-                st.set(store.F_REPORT_DUE)
-                log.info("config %d applied: %s" % (version, report))
-                changed = [settings.BY_ID[sid][1] for sid, s in report if s == "ok"]
-                if "adr" in changed or "data_rate" in changed:  # the link holds these
-                    self.link.set_rate(self.cfg["adr"], self.cfg["data_rate"])
-                if "confirmed" in changed:
-                    self.link.set_confirmed(self.cfg["confirmed"])
-            elif fport == codec.PORT_COMMAND:
-                command = codec.decode_downlink(fport, data)["command"]
-                log.info("command: " + command)
-                if command == "reboot":
-                    self.reboot = True
-                elif command == "status_now":
-                    st.set(store.F_STATUS_DUE)
-                elif command == "measure_now":
-                    st.set(store.F_MEASURE_NOW)
-                    self.sleep_ms = MEASURE_NOW_SLEEP_MS
-                elif command == "rejoin":
-                    st.set(store.F_JOINED, False)
-                    st.next_join_s = 0
-                    self.link.forget()
-            else:
-                log.warning("downlink on unknown fPort %d ignored" % fport)
-            _unload(*_FRAMES)  # the parser is done
-        except codec.CodecError as e:
-            log.error("downlink fPort %d rejected: %s" % (fport, e))
-            if (
-                fport == codec.PORT_CONFIG
-            ):  # SPEC: a broken frame is answered with the old version, no entries
-                st.set_report(self.cfg.version, [])
-                st.set(store.F_REPORT_DUE)
+        """A downlink (config or command): node/downlinks.py, loaded only when one arrives."""
+        from node import downlinks
+
+        downlinks.handle(self, fport, data, codec)
+        _unload("node.downlinks", *_FRAMES)  # the parser is done
 
     def persist(self):
         if self.hw.get("link") != "native":
@@ -453,7 +274,7 @@ class Node:
                         "temperature_c": None,
                         "humidity_pct": None,
                     }
-                    self.faults = _US_FAULT | _CLIMATE_FAULT
+                    self.faults = US_FAULT | CLIMATE_FAULT
                     self.state.sensor_errors += 1
             now = time.ticks_ms()
             phases += " %s=%d" % (step, time.ticks_diff(now, t))
@@ -465,64 +286,19 @@ class Node:
         return max(self.sleep_ms - awake, 1000)
 
 
-def _load_counters():
-    text = store.read_text(COUNTERS_PATH)
-    try:
-        counters = json.loads(text) if text else {}
-        return counters if isinstance(counters, dict) else {}
-    except ValueError:
-        return {}
+def _release():
+    """Unload what the cycle used (codec, the link, the config) once it is over."""
+    global codec
+    import sys
+
+    codec = None
+    names = [n for n in sys.modules if n.startswith("node.") and n not in _KEEP]
+    # protocols.hardware stays: the pad hold's peak is low anyway, and the sim's deep sleep names the reset
+    # cause from it (unloaded here, the emulator would charge its reload to the firmware's imports)
+    _unload(*names, *_FRAMES, "protocols.codec", "protocols.fields")
 
 
-def unprovisioned(reason):
-    """Safe mode without provisioning: say why, blink if a board is known, sleep long. Never loops fast."""
-    log.error("UNPROVISIONED: %s; sleeping %d s" % (reason, UNPROVISIONED_SLEEP_MS // 1000))
-    for _ in range(5):
-        led = _any_led()
-        if led is None:
-            break
-        led.value(1)
-        time.sleep_ms(100)
-        led.value(0)
-        time.sleep_ms(200)
-    return UNPROVISIONED_SLEEP_MS
-
-
-def _any_led():
-    """The LED of the board named in a readable-but-invalid provision.json, if any."""
-    from node import boards
-
-    text = store.read_text("provision.json")
-    try:
-        board = json.loads(text).get("board") if text else None
-        if board is None:
-            return None
-        pin = boards.PROFILES[board]["led"]
-    except (ValueError, KeyError, AttributeError, TypeError):
-        return None
-    return machine.Pin(pin, machine.Pin.OUT)
-
-
-def _setup():
-    """(provisioning, config, hardware); the modules that build them are unloaded again (heap)."""
-    from node import provision
-
-    try:
-        prov = provision.load()
-    except provision.ProvisionError as e:
-        machine.deepsleep(unprovisioned(str(e)))
-        return None
-    del provision
-    # one at a time: the heap peak is the largest, not their sum
-    _unload("node.provision", "protocols.provisioning", "protocols.hardware")
-    from node import boards
-
-    hw = boards.build(prov["board"], machine)
-    del boards
-    _unload("node.boards")
-    from node.config import Config
-
-    return prov, Config().load(), hw
+_KEEP = ("node.app", "node.log", "node.store")
 
 
 def _unload_frames():
@@ -550,7 +326,10 @@ _MAIN_MS = [time.ticks_ms()]
 
 def main():
     """Boot entry (main.py): build the node from the provisioning file and run one wake cycle."""
-    setup = _setup()
+    from node import wake
+
+    setup = wake.setup()
+    del wake
     if setup is None:
         return
     prov, cfg, hw = setup
@@ -565,6 +344,10 @@ def main():
     )
     if node.reboot:
         machine.reset()
+    # the cycle's code and data are done: free them before the board table is loaded for the pad hold,
+    # or its peak is the radio's plus the boards module (+~5 KB, the first boot's highest moment)
+    del node, link, setup
+    _release()
     import esp32
 
     from node import boards

@@ -26,11 +26,27 @@ class Rui3Link(rui3.Rui3):
     def join(self, attempt=0):
         if not self.identity_set:
             p, c = self.prov, self.cfg
-            self.setup(
-                p["dev_eui"], p["join_eui"], p["app_key"], p["band"], c["adr"], c["data_rate"], c["confirmed"]
+            _settings().setup(
+                self,
+                p["dev_eui"],
+                p["join_eui"],
+                p["app_key"],
+                p["band"],
+                c["adr"],
+                c["data_rate"],
+                c["confirmed"],
             )
+            _unload_settings()
             self.identity_set = True
         return super().join()
+
+    def set_rate(self, adr, data_rate):
+        _settings().set_rate(self, adr, data_rate)
+        _unload_settings()
+
+    def set_confirmed(self, confirmed):
+        _settings().set_confirmed(self, confirmed)
+        _unload_settings()
 
     def send(self, port, payload, confirmed=False):
         """`confirmed` is the modem's AT+CFM setting, made at setup and on change (set_confirmed)."""
@@ -54,3 +70,15 @@ class Rui3Link(rui3.Rui3):
     def recover(self):
         self.identity_set = False  # a reset modem needs its setup again
         return super().recover()
+
+
+def _settings():
+    from node import rui3_setup
+
+    return rui3_setup
+
+
+def _unload_settings():
+    from node.app import _unload
+
+    _unload("node.rui3_setup")

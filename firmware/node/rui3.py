@@ -219,44 +219,8 @@ class Rui3:
             time.sleep_ms(500)
         return False
 
-    def setup(self, dev_eui, join_eui, app_key, band, adr, data_rate, confirmed):
-        """Identity, band, class and power mode; checked once per modem power-up or reset.
-
-        Each RUI3 setter rewrites the modem's config flash even when the value is unchanged
-        (service_nvm_common.c), and the modem keeps its config across resets: read each value and set only
-        what differs, so a node's modem flash is written once in its life, not after every reset.
-        """
-        self.ensure("NWM", "1")
-        self.ensure("NJM", "1")
-        self.ensure("BAND", "%d" % band)
-        self.ensure("DEVEUI", dev_eui)
-        self.ensure("APPEUI", join_eui)
-        self.ensure("APPKEY", app_key)
-        self.ensure("CLASS", "A")
-        self.set_rate(adr, data_rate)
-        self.set_confirmed(confirmed)
-        self.ensure("LPM", "1")  # the modem sleeps whenever it is idle
-
-    def ensure(self, name, value):
-        """AT+NAME=value unless the modem already holds it (hex compared case-insensitively). A value the
-        modem will not read out (RUI3 lets a build make a key write-only) is set."""
-        try:
-            held = self.query(name).upper()
-        except ModemSilent:
-            raise
-        except ModemError:
-            held = None
-        if held != value.upper():
-            self.command("AT+" + name + "=" + value)
-
-    def set_rate(self, adr, data_rate):
-        self.ensure("ADR", "1" if adr else "0")
-        if not adr:
-            self.ensure("DR", "%d" % data_rate)
-
-    def set_confirmed(self, confirmed):
-        """Confirmed or unconfirmed uplinks; the modem keeps it, so it is set at setup and on change."""
-        self.ensure("CFM", "1" if confirmed else "0")
+    # setup(), ensure(), set_rate() and set_confirmed() live in node/rui3_setup.py: used at a join and on a
+    # config change only, so a cycle's radio work does not carry their code (64 KB heap)
 
     def join(self, timeout_ms=_JOIN_TIMEOUT_MS):
         """One OTAA join attempt; True when +EVT:JOINED arrives. Backoff is the caller's (it persists it).

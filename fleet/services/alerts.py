@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from fleet.models import Alert, Device, Event
+from fleet.services import citizen
 from fleet.services.verdict import SENSOR_FAULTS, Facts, Reason, message
 from fleet.settings import Settings
 
@@ -77,6 +78,8 @@ def evaluate(
             session.add(current)
             session.add(Event(device_id=device.id, kind="alert_closed", message=kind))
             del open_alerts[kind]
+            if kind == "bin_full":  # emptied: the citizens' "full" reports close with the alarm
+                citizen.close_on_emptying(session, device.id, now)
         elif state is True and current is not None and text and current.message != text:
             current.message = text
             session.add(current)

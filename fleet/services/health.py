@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from fleet.models import Alert, DesiredConfig, Device, Reading, ReportedConfig, StatusReport, Uplink, utcnow
-from fleet.services import alerts, verdict, verification, wire
+from fleet.services import alerts, citizen, verdict, verification, wire
 from fleet.settings import Settings
 
 RANK = verdict.RANK
@@ -207,6 +207,9 @@ def gather(session: Session, device: Device, cfg: Settings, now: datetime) -> tu
         reboots=by_cause,
         rejected=cfg_view["rejected"],
         pending=sorted(cfg_view["pending"]),
+        citizen_full_reports=citizen.full_reports_before(session, device.id, latest.measured_at, now)
+        if latest
+        else 0,
     )
     details = {
         "radio": radio,

@@ -19,6 +19,8 @@ from fleet.settings import Settings
 RANK = {"ok": 0, "unknown": 1, "warning": 2, "offline": 3, "critical": 4}
 CLOCK_CODES = frozenset(("offline", "late", "never_seen"))  # depend on the time of reading, not on uplinks
 SENSOR_FAULTS = ("ultrasonic_fault", "climate_fault")
+# Citizens report the bin full, its sensor says at most this: the sensor is suspect (issue 16).
+SUSPECT_FILL_PCT = 20
 # Which reason explains an open alert of each kind (an alert nothing explains any more is "alert_open").
 ALERT_EXPLAINED_BY = {
     "offline": ("offline",),
@@ -83,6 +85,9 @@ class Facts:
     rejected: dict = field(default_factory=dict)  # setting -> key status the node reported
     pending: list = field(default_factory=list)  # settings desired but not applied yet
     open_alerts: tuple = ()  # kinds of this node's open alerts
+    citizen_full_reports: int = (
+        0  # open "full" citizen reports of the last day, older than the newest reading
+    )
 
 
 def reasons(f: Facts, th: Thresholds) -> list[Reason]:
@@ -125,6 +130,13 @@ def reasons(f: Facts, th: Thresholds) -> list[Reason]:
         out.append(Reason("no_echo", "warning", {"bin_full_flag": "bin_full" in flags}))
     elif "bin_full" in flags:
         out.append(Reason("bin_full", "warning", {"fill_pct": latest.get("fill_pct")}))
+    elif (
+        f.citizen_full_reports
+        and latest.get("fill_pct") is not None
+        and latest["fill_pct"] <= SUSPECT_FILL_PCT
+    ):
+        params = {"reports": f.citizen_full_reports, "fill_pct": latest["fill_pct"]}
+        out.append(Reason("sensor_suspect", "warning", params))
     if f.battery_mv is not None and f.battery_mv < th.battery_low_mv:
         out.append(Reason("battery_low", "critical", {"battery_mv": f.battery_mv, "days_left": f.days_left}))
     elif f.days_left is not None and f.days_left < th.battery_warning_days:
@@ -215,6 +227,9 @@ def _battery(p: dict) -> str:
 
 
 _MESSAGES = {
+    "sensor_suspect": lambda p: (
+        f"{p['reports']} citizen report(s) say full, the sensor says {p['fill_pct']} %"
+    ),
     "offline": lambda p: (
         f"no uplink for {duration(p['silent_s'] or 0)}, expected every {duration(p['expected_s'] or 0)}"
     ),

@@ -13,6 +13,7 @@ from fleet.web.views import (
     node,
     overview,
     public,
+    report,
     rollouts,
     tech,
     tokens,
@@ -30,6 +31,7 @@ router.include_router(accounts.router)
 router.include_router(where.router)
 router.include_router(public.router)
 router.include_router(collection.router)
+router.include_router(report.router)
 router.include_router(tokens.router)
 
 _TYPES = {

@@ -44,6 +44,10 @@ def _params(t: Translator, code: str, p: dict) -> dict | None:
         return None if p.get("temperature_c") is None else {"temperature": t.number(p["temperature_c"], 1)}
     if code == "bin_full":
         return None if p.get("fill_pct") is None else {"fill": t.number(p["fill_pct"])}
+    if code == "sensor_suspect":
+        if p.get("fill_pct") is None or p.get("reports") is None:
+            return None
+        return {"fill": t.number(p["fill_pct"]), "count": t.number(p["reports"])}
     if code in ("battery_low", "battery_days_left"):
         if p.get("battery_mv") is None:
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -18,7 +19,21 @@ from tools.emulator.runner import Emulation
 from tools.emulator.scenario import load
 
 
-def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
+def _cpu_s() -> tuple[float, float]:
+    """(CPU seconds of ended child processes, CPU seconds of this process), user + system."""
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return ch.ru_utime + ch.ru_stime, me.ru_utime + me.ru_stime
+
+
+def measure(
+    scenario: str,
+    nodes: int,
+    days: float,
+    with_fleet: bool,
+    reference: bool = False,
+    workers: int | None = None,
+) -> dict:
     sc = load(scenario).with_nodes(nodes)
     fleet = None
     t0 = time.monotonic()
@@ -34,6 +49,8 @@ def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
                 start=datetime.now(UTC),
                 register_devices=False,
                 workdir=Path(tmp) / "nodes",
+                reference=reference,
+                workers=workers,
             )
             emu.start_services()
             fleet.grpc_target = emu.grpc.target
@@ -41,13 +58,17 @@ def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
             emu.poster.url = f"{fleet.url}/integrations/chirpstack"
             fleet.provision(sc.nodes)
         else:
-            emu = Emulation(sc, days=days, workdir=Path(tmp) / "nodes").start_services()
+            emu = Emulation(
+                sc, days=days, workdir=Path(tmp) / "nodes", reference=reference, workers=workers
+            ).start_services()
         setup_s = time.monotonic() - t0
+        cpu0 = _cpu_s()
         try:
             emu.start_nodes()
-            emu.wait()
+            emu.wait(every_s=0.1)
         finally:
-            emu.stop()
+            emu.stop()  # reaps the node processes: their CPU time counts from here
+            cpu = _cpu_s()
             if fleet is not None:
                 fleet.stop()
         s = emu.summary()
@@ -62,6 +83,12 @@ def measure(scenario: str, nodes: int, days: float, with_fleet: bool) -> dict:
         "wake_cycles_per_s": s["wake_cycles_per_s"],
         "uplinks": s["uplinks"],
         "pss_kb_peak_per_node": s["pss_kb_peak_per_node"],
+        "runner": s["runner"],
+        # CPU seconds of the run: node processes + this process (radio link host; with --fleet also
+        # the fleet's ingest, which runs in this process)
+        "cpu_nodes_s": round(cpu[0] - cpu0[0], 2),
+        "cpu_host_s": round(cpu[1] - cpu0[1], 2),
+        "link_errors": s["link_errors"],
         "events": s.get("fleet"),
     }
 
@@ -72,8 +99,9 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=1)
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument("--fleet", action="store_true", help="attach the real fleet manager")
+    ap.add_argument("--reference", action="store_true", help="one process per node (the reference runner)")
     a = ap.parse_args()
-    print(json.dumps(measure(a.scenario, a.nodes, a.days, a.fleet), indent=2))
+    print(json.dumps(measure(a.scenario, a.nodes, a.days, a.fleet, a.reference), indent=2))
 
 
 if __name__ == "__main__":

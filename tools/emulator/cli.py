@@ -50,6 +50,12 @@ def run(
         None, "--speed", help="Pace: simulated seconds per wall second (none: flat out)."
     ),
     workdir: Path | None = typer.Option(None, help="Keep node flash folders and logs here."),
+    reference: bool = typer.Option(
+        False, "--reference", help="One MicroPython process per node (the reference runner; slower)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Fast runner: worker processes (default: cores, or one per 20 nodes)."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the summary as JSON here."),
 ) -> None:
     """Run a scenario and print progress and a summary (uplinks, bytes, airtime, joins, alarms, battery)."""
@@ -66,13 +72,17 @@ def run(
             speed=speed,
             workdir=workdir,
             grpc_port=grpc_port,
+            reference=reference,
+            workers=workers,
         )
     except (ScenarioError, EmulatorError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     console.print(
         f"scenario [bold]{sc.name}[/bold]: {len(sc.nodes)} nodes, {emu.days:g} simulated days; "
-        f"ChirpStack gRPC API on {emu.grpc.target}" + (f"; events to {fleet}" if fleet else "")
+        f"ChirpStack gRPC API on {emu.grpc.target}"
+        + (f"; events to {fleet}" if fleet else "")
+        + ("; reference runner (a process per node)" if reference else "")
     )
     try:
         emu.start_services()

@@ -43,6 +43,7 @@ class LocalFleet:
     url: str = ""
     _server: object = None
     _thread: threading.Thread | None = None
+    _sweeping: threading.Event = field(default_factory=threading.Event)
 
     def start(self, timeout_s: float = 30.0) -> LocalFleet:
         import uvicorn
@@ -86,7 +87,24 @@ class LocalFleet:
             time.sleep(0.05)
         return self
 
+    def start_sweeping(self, interval_s: float) -> None:
+        """The fleet's periodic sweep (offline alerts, downlink retries) from now on, through its API.
+        The demo starts it once history is replayed: a sweep during the replay would find every node
+        silent against the wall clock and open an offline alert for each."""
+        self._sweeping.clear()
+
+        def loop() -> None:
+            with self.api() as client:
+                while not self._sweeping.wait(interval_s):
+                    try:
+                        client.post("/sweep")
+                    except httpx.HTTPError:  # the fleet stopping; the next pass retries
+                        pass
+
+        threading.Thread(target=loop, name="fleet-sweep", daemon=True).start()
+
     def stop(self) -> None:
+        self._sweeping.set()
         if self._server is not None:
             self._server.should_exit = True  # type: ignore[attr-defined]
         if self._thread is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import socket
 import socketserver
 import threading
 import time
@@ -42,6 +43,7 @@ class SimClock:
         self._times: dict[str, int] = {}
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
+        self._anchor: tuple[float, int] | None = None  # (monotonic, simulated µs) pacing starts from
         self._stopped = False
         self._waiting: dict[str, int] = {}
         self._sleepers: list[tuple[int, int, threading.Event]] = []  # heap of (wake_us, seq, event)
@@ -65,6 +67,11 @@ class SimClock:
         limit = self._limit_us()
         while self._sleepers and self._sleepers[0][0] <= limit:
             heapq.heappop(self._sleepers)[2].set()
+
+    def limit_us(self) -> int:
+        """The latest wake time that may go now: a fast-runner worker runs every node up to it unasked."""
+        with self._lock:
+            return self._limit_us()
 
     def expect(self, dev_eui: str, t_us: int = 0) -> None:
         """Count a node that is about to start, so nobody runs ahead of it before it connects."""
@@ -110,7 +117,18 @@ class SimClock:
     def paced_now_us(self) -> int | None:
         if not self.speed:
             return None
-        return int((time.monotonic() - self._t0) * self.speed * 1_000_000)
+        anchor_mono, anchor_us = self._anchor or (self._t0, 0)
+        return anchor_us + int((time.monotonic() - anchor_mono) * self.speed * 1_000_000)
+
+    def pace(self, speed: float | None, from_us: int) -> None:
+        """From now on, simulated time may run `speed` simulated seconds per wall second from `from_us`
+        (None: flat out); lifts a barrier. The demo replays history flat out, then paces at x1 from the
+        simulated instant that is now on the wall clock."""
+        with self._lock:
+            self.speed = speed
+            self._anchor = (time.monotonic(), from_us)
+            self.barrier_us = None
+            self._wake_ready()
 
     @property
     def now_us(self) -> int:
@@ -138,11 +156,21 @@ class SimClock:
             with self._lock:
                 self._waiting.pop(dev_eui, None)
 
+    def may_run(self, wake_us: int) -> bool:
+        """Whether a wake at `wake_us` is still inside the run (what wait_turn answers, without waiting)."""
+        with self._lock:
+            return wake_us < self.end_us and not self._stopped
+
     def _poll_s(self, wake_us: int) -> float:
         paced = self.paced_now_us()
         if paced is None:
             return 1.0  # a safety net only: every change that can release a sleeper wakes it directly
         return min(0.5, max(0.01, (wake_us - paced) / 1e6 / self.speed))
+
+
+def worker_key(worker) -> str:
+    """The clock's name for a fast-runner worker process (nodes are named by their DevEUI)."""
+    return f"worker:{worker}"
 
 
 @dataclass
@@ -165,10 +193,29 @@ class NodeStats:
 
 
 class RadioLinkHost:
-    """Serves the radio link for a set of node worlds; one thread per connected node."""
+    """Serves the radio link for a set of node worlds; one thread per connection.
 
-    def __init__(self, ns: NetworkServer, worlds: dict[str, NodeWorld], clock: SimClock, start: datetime):
+    Reference runner: one connection per node process, and the `sleep` answer waits for the node's turn
+    on the clock. Fast runner (`per_worker=True`): one connection per worker process hosting many nodes;
+    `sleep` is answered at once, with the answer to the node's next `boot` when it says its reset cause
+    (`next_reset_cause`), and the worker asks for a `turn` (its earliest wake) when that lies past the
+    horizon it was granted, so the clock orders workers, not nodes. `done` says a node has ended.
+    """
+
+    def __init__(
+        self,
+        ns: NetworkServer,
+        worlds: dict[str, NodeWorld],
+        clock: SimClock,
+        start: datetime,
+        *,
+        per_worker: bool = False,
+        record_uplinks: bool = False,
+    ):
         self.ns = ns
+        self.per_worker = per_worker
+        # (dev_eui, time_us, fcnt, fport, hex data) of every uplink the nodes sent, when asked for
+        self.uplink_log: list[tuple[str, int, int, int, str]] | None = [] if record_uplinks else None
         self.worlds = worlds
         self.clock = clock
         self.start_at = start
@@ -178,6 +225,12 @@ class RadioLinkHost:
         host = self
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self) -> None:
+                super().setup()
+                # one small line each way per message: without this, Nagle's algorithm holds a reply
+                # until the peer's delayed ACK (tens of ms) whenever it follows another small write
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def handle(self) -> None:
                 host._serve(self.rfile, self.wfile)
 
@@ -206,6 +259,7 @@ class RadioLinkHost:
     # -- one connection ------------------------------------------------------------------------------
     def _serve(self, rfile, wfile) -> None:
         dev_eui = None
+        worker = None
         try:
             while True:
                 line = rfile.readline(MAX_LINE)
@@ -215,7 +269,10 @@ class RadioLinkHost:
                     msg = json.loads(line)
                     if not isinstance(msg, dict):
                         raise ValueError("not a JSON object")
-                    dev_eui = str(msg.get("dev_eui", "")).lower() or dev_eui
+                    if "worker" in msg:
+                        worker = worker_key(msg["worker"])
+                    else:
+                        dev_eui = str(msg.get("dev_eui", "")).lower() or dev_eui
                     reply = self.handle(msg)
                 except (ValueError, KeyError, TypeError) as e:
                     err = f"radio link: bad message {line[:120]!r}: {type(e).__name__}: {e}"
@@ -228,7 +285,9 @@ class RadioLinkHost:
         except OSError:  # includes ConnectionError and TimeoutError
             pass
         finally:
-            if dev_eui:
+            if worker:
+                self.clock.retire(worker)
+            elif dev_eui:
                 self.clock.retire(dev_eui)
                 if dev_eui in self.stats:
                     self.stats[dev_eui].finished = True
@@ -236,6 +295,10 @@ class RadioLinkHost:
     def handle(self, msg: dict) -> dict:
         """Answer one radio-link message (also callable directly, for tests)."""
         op = msg.get("op")
+        if op == "turn":  # fast runner: a worker's earliest wake; answered with how far it may run
+            t_us = int(msg["time_us"])
+            go = self.clock.wait_turn(worker_key(msg["worker"]), t_us)
+            return {"continue": go, "horizon": self.clock.limit_us()}
         dev_eui = str(msg["dev_eui"]).lower()
         world = self.worlds.get(dev_eui)
         if world is None:
@@ -243,14 +306,15 @@ class RadioLinkHost:
         t_us = int(msg["time_us"])
         st = self.stats[dev_eui]
         st.last_time_us = max(st.last_time_us, t_us)
+        if op == "done":
+            st.finished = True
+            return {}
         self.clock.observe(dev_eui, t_us)
+        drain = getattr(self.ns.sink, "drain", None)
+        if drain is not None and op in ("join", "uplink"):
+            drain(dev_eui)  # the fleet has answered this node's earlier events (event_queue.py)
         if op == "boot":
-            st.boots += 1
-            st.reset_causes[str(msg.get("reset_cause", "unknown"))] += 1
-            faults = world.faults(t_us)
-            for kind in world.active_fault_kinds(t_us):
-                st.faults_seen[kind] += 1
-            return {"env": world.env(t_us), "faults": faults, "radio": world.radio_state(t_us)}
+            return self._boot(world, st, t_us, msg.get("reset_cause"))
         if op == "join":
             st.joins_tried += 1
             world.rx_windows += 2  # JOIN_ACCEPT_DELAY1/2: the modem listens twice
@@ -265,6 +329,9 @@ class RadioLinkHost:
             st.uplinks_sent += 1
             world.rx_windows += 2  # RX1 and RX2 (Class A)
             st.bytes_sent += len(data)
+            if self.uplink_log is not None:
+                with self._lock:
+                    self.uplink_log.append((dev_eui, t_us, int(msg["fcnt"]), fport, data.hex()))
             st.ports[fport] += 1
             self._count_alarms(st, fport, data)
             heard = world.gateways_hearing(t_us, f"up{msg.get('fcnt')}")
@@ -302,9 +369,24 @@ class RadioLinkHost:
             if world.empty:
                 return {"continue": False}
             wake_us = t_us + int(sleep_ms * 1000)
+            if self.per_worker:  # the worker asks for its turn itself, for all its nodes at once
+                reply = {"continue": self.clock.may_run(wake_us)}
+                if reply["continue"] and "next_reset_cause" in msg:
+                    # the next boot's answer now: physics is a function of time and of the energy spent
+                    # so far, both known here; the wake then needs no round trip of its own
+                    reply["boot"] = self._boot(world, st, wake_us, msg["next_reset_cause"])
+                return reply
             cont = self.clock.wait_turn(dev_eui, wake_us)
             return {"continue": cont}
         raise ValueError(f"unknown op {op!r} (expected boot, join, uplink or sleep)")
+
+    def _boot(self, world: NodeWorld, st: NodeStats, t_us: int, reset_cause) -> dict:
+        st.boots += 1
+        st.reset_causes[str(reset_cause or "unknown")] += 1
+        faults = world.faults(t_us)
+        for kind in world.active_fault_kinds(t_us):
+            st.faults_seen[kind] += 1
+        return {"env": world.env(t_us), "faults": faults, "radio": world.radio_state(t_us)}
 
     def _count_alarms(self, st: NodeStats, fport: int, data: bytes) -> None:
         try:

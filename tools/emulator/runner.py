@@ -1,8 +1,13 @@
-"""Run a scenario: one MicroPython process per node running simboot, the host answering their radio link.
+"""Run a scenario: MicroPython processes running simboot, the host answering their radio link.
 
 The runner wires the parts together: scenario -> node worlds (physics) -> radio link host (with the
 simulated clock) -> simulated network server -> events to the fleet (HTTP) and the gRPC API for the
 fleet's downlinks. Firmware and protocols are precompiled to .mpy once, so each boot only loads bytecode.
+
+Two ways to run the nodes, same bytes on the air (tests/tools/emulator/test_fast_runner.py):
+- fast (default): a few worker processes (`simboot.py --many`), each hosting a share of the nodes and
+  booting them in wake-time order, every wake a fresh boot (simboot.run_many);
+- reference (`reference=True`, `kumpel emu run --reference`): one process per node (simboot.run).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from datetime import datetime
 from pathlib import Path
 
 from tools.emulator.chirpstack_grpc import GrpcApi
+from tools.emulator.event_queue import OrderedEventQueue
 from tools.emulator.network_server import EventSink, HttpEventPoster, MemorySink, NetworkServer
 from tools.emulator.physics import NodeWorld
-from tools.emulator.radio_link import RadioLinkHost, SimClock
+from tools.emulator.radio_link import RadioLinkHost, SimClock, worker_key
 from tools.emulator.scenario import NodeSpec, Scenario
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,22 @@ def heap_for(board: str) -> str:
 
 
 NICE = ["nice", "-n", "10"] if shutil.which("nice") else []  # see Emulation._spawn
+# Fast runner: how far a worker may run ahead of the slowest one. Nodes do not hear each other, and each
+# node's own events reach the fleet in order with the fleet's answers in its next receive window
+# (event_queue.py), so this bounds only how far apart in simulated time the fleet sees two different
+# nodes' events. At 60 s (the reference's) a worker whose next node wakes in 15 minutes waits for the
+# others to get there; half an hour lets workers run side by side (on a machine at load 13 the two
+# measured the same: there the cores, not the turns, were the limit).
+FAST_LOOKAHEAD_S = float(os.environ.get("KUMPEL_EMU_LOOKAHEAD_S", "1800"))
+# Fast runner: heap of a worker process = the single node's heap + this much per hosted node (its world:
+# state, modem and sensor models, energy and native-radio models, its copy of the sim layer's module state).
+# 12 KB ran 20 nodes out of memory after the native-LoRaWAN merge; a MemoryError is reported (summary).
+HEAP_PER_NODE_KB = int(os.environ.get("KUMPEL_EMU_HEAP_PER_NODE_KB", "32"))
+# Nodes per worker process at most: the firmware collects garbage several times a wake, and each
+# collection marks every idle node's world in that heap, so a smaller share per process keeps it cheap.
+# 100 nodes x 0.5 d, CPU per wake cycle over the floor's: 2.19 with 33 nodes per worker, 1.76 with 20;
+# memory ~190 vs ~280 KB per node.
+NODES_PER_WORKER = int(os.environ.get("KUMPEL_EMU_NODES_PER_WORKER", "20"))
 
 
 class EmulatorError(RuntimeError):
@@ -116,6 +138,8 @@ def build_mpy_cache(cache_root: Path | None = None) -> Path:
 
 @dataclass
 class NodeProcess:
+    """A node (reference runner: its own process; fast runner: proc stays None, see WorkerProcess)."""
+
     spec: NodeSpec
     folder: Path
     proc: subprocess.Popen | None = None
@@ -139,6 +163,14 @@ class NodeProcess:
         return None
 
 
+@dataclass
+class WorkerProcess(NodeProcess):
+    """A fast-runner process hosting `nodes` (spec is its first node, folder its own folder)."""
+
+    key: str = ""
+    nodes: list[NodeProcess] | None = None
+
+
 class Emulation:
     """One scenario run; start(), then wait() or stop(); summary() any time."""
 
@@ -156,17 +188,26 @@ class Emulation:
         workdir: Path | None = None,
         sink: EventSink | None = None,
         start: datetime | None = None,
-        lookahead_s: float = 60.0,
+        lookahead_s: float | None = None,
         register_devices: bool = True,
         grpc_port: int = 0,
+        reference: bool = False,
+        workers: int | None = None,
+        record_uplinks: bool = False,
     ):
         if start is not None:
             scenario = replace(scenario, start=start)
         self.scenario = scenario
         self.days = days if days is not None else scenario.days
         self.end_us = int(self.days * 86400 * 1_000_000)
+        self.reference = reference
         self.poster = HttpEventPoster(fleet_url, ingest_token) if fleet_url else None
         self.sink: EventSink = sink or self.poster or MemorySink()
+        # fast runner: posts leave the radio link's path, in order per device (event_queue.py)
+        self.events: OrderedEventQueue | None = None
+        if self.poster is not None and sink is None and not reference:
+            self.events = OrderedEventQueue(self.poster)
+            self.sink = self.events
         self.ns = NetworkServer(
             self.sink, application_id=application_id, device_profile_id=device_profile_id, seed=scenario.seed
         )
@@ -176,17 +217,29 @@ class Emulation:
         if fleet_url is None and sink is None and register_devices:
             self._queue_initial_config()
         self.worlds = {n.dev_eui: NodeWorld(n, scenario) for n in scenario.nodes}
+        if lookahead_s is None:
+            lookahead_s = 60.0 if reference else FAST_LOOKAHEAD_S
         self.clock = SimClock(self.end_us, lookahead_us=int(lookahead_s * 1e6), speed=speed)
-        self.link = RadioLinkHost(self.ns, self.worlds, self.clock, scenario.start)
+        self.link = RadioLinkHost(
+            self.ns,
+            self.worlds,
+            self.clock,
+            scenario.start,
+            per_worker=not reference,
+            record_uplinks=record_uplinks,
+        )
+        self.n_workers = workers
         self.grpc = GrpcApi(self.ns, api_token=api_token, port=grpc_port)
         self._own_workdir = workdir is None
         # absolute: each node process changes into its own flash folder before it reads its world file
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="kumpel-emu-")).resolve()
         self.nodes: list[NodeProcess] = []
+        self.procs: list[NodeProcess] = []  # what runs: one per node (reference) or the workers
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._watch: threading.Thread | None = None
         self._cache: Path | None = None  # the .mpy tree, built once on first use
+        self._memory_checked: list[str] | None = None
 
     def _queue_initial_config(self) -> None:
         """Without a fleet, the scenario's settings reach each node the way a fleet would send them:
@@ -216,12 +269,62 @@ class Emulation:
             )
         self._cache = build_mpy_cache()
         self.started_at = time.monotonic()
+        if not self.reference:
+            return self._start_workers(self._cache)
         for spec in self.scenario.nodes:
             self.clock.expect(spec.dev_eui, self.first_boot_us(spec))
         for spec in self.scenario.nodes:
             node = self._prepare(spec)
             self._spawn(node, self._cache)
             self.nodes.append(node)
+            self.procs.append(node)
+        return self
+
+    def worker_count(self) -> int:
+        """Workers: at least one per core, more when the nodes would crowd a heap (NODES_PER_WORKER)."""
+        n = len(self.scenario.nodes)
+        if self.n_workers:
+            return max(1, min(self.n_workers, n))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(n, max(cores, -(-n // NODES_PER_WORKER))))
+
+    def _start_workers(self, cache: Path) -> Emulation:
+        """Fast runner: deal the nodes round-robin to worker processes, each `simboot.py --many`."""
+        self.nodes = [self._prepare(spec) for spec in self.scenario.nodes]
+        count = self.worker_count()
+        shares = [self.nodes[i::count] for i in range(count)]
+        for i, share in enumerate(shares):
+            key = worker_key(i)
+            self.clock.expect(key, min(self.first_boot_us(n.spec) for n in share))
+            folder = self.workdir / f"worker-{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            spec_path = folder / "nodes.json"
+            spec_path.write_text(
+                json.dumps(
+                    {
+                        "worker": i,
+                        "nodes": [
+                            [str(n.folder / "world.json"), str(n.folder / "flash"), str(n.log_path)]
+                            for n in share
+                        ],
+                    }
+                )
+            )
+            heap_kb = max(_kb(heap_for(n.spec.board)) for n in share) + HEAP_PER_NODE_KB * len(share)
+            worker = WorkerProcess(
+                spec=share[0].spec, folder=folder, log_path=folder / "worker.log", key=key, nodes=share
+            )
+            env = dict(os.environ)
+            env.pop("KUMPEL_SIM_RADIO", None)  # one link per worker, not one per world
+            env["MICROPYPATH"] = os.pathsep.join([str(cache), ".frozen"])
+            env["KUMPEL_SIM_HOST"] = self.link.address
+            cmd = [*NICE, _tool("micropython"), "-X", f"heapsize={heap_kb}k", str(cache / "simboot.py")]
+            cmd += ["--many", str(spec_path)]
+            with open(worker.log_path, "wb") as out:
+                worker.proc = subprocess.Popen(
+                    cmd, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            self.procs.append(worker)
         return self
 
     def selftest(self, spec: NodeSpec, code: str, timeout_s: float = 60.0) -> str:
@@ -307,25 +410,39 @@ class Emulation:
             )
 
     def running(self) -> int:
-        return sum(1 for n in self.nodes if n.proc is not None and n.proc.poll() is None)
+        """Nodes still running."""
+        if self.reference:
+            return sum(1 for n in self.procs if n.proc is not None and n.proc.poll() is None)
+        alive = [w for w in self.procs if w.proc is not None and w.proc.poll() is None]
+        return sum(
+            1
+            for w in alive
+            for n in (w.nodes or ())  # type: ignore[attr-defined]
+            if not self.link.stats[n.spec.dev_eui].finished
+        )
+
+    def _alive(self) -> bool:
+        return any(p.proc is not None and p.proc.poll() is None for p in self.procs)
 
     def wait(self, timeout_s: float | None = None, on_progress=None, every_s: float = 0.5) -> bool:
         """Wait until every node process ended (False on timeout); calls `on_progress(self)` meanwhile."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        last_pss = 0.0
-        while self.running():
+        last_pss = time.monotonic() - 1.0  # first sample after a second: a fresh process is not yet its size
+        while self._alive():
             if time.monotonic() - last_pss > 2.0:
                 last_pss = time.monotonic()
-                for n in self.nodes:
+                for n in self.procs:
                     n.sample_pss()
-            for n in self.nodes:  # a node process that died never says goodbye on its link
+            for n in self.procs:  # a process that died never says goodbye on its link
                 if n.proc is not None and n.proc.poll() is not None:
-                    self.clock.retire(n.spec.dev_eui)
+                    self.clock.retire(n.key if isinstance(n, WorkerProcess) else n.spec.dev_eui)
             if on_progress:
                 on_progress(self)
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(every_s)
+        if self.events is not None:  # every event answered by the fleet before the run counts as done
+            self.events.drain(timeout_s=None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.finished_at = time.monotonic()
         if on_progress:
             on_progress(self)
@@ -333,10 +450,10 @@ class Emulation:
 
     def stop(self) -> None:
         self.clock.stop()
-        for n in self.nodes:
+        for n in self.procs:
             if n.proc is not None and n.proc.poll() is None:
                 n.proc.terminate()
-        for n in self.nodes:
+        for n in self.procs:
             if n.proc is not None:
                 try:
                     n.proc.wait(timeout=5)
@@ -345,6 +462,8 @@ class Emulation:
         self.finished_at = self.finished_at or time.monotonic()
         self.link.stop()
         self.grpc.stop()
+        if self.events is not None:
+            self.events.close()
         if self.poster is not None:
             self.poster.close()
 
@@ -402,8 +521,9 @@ class Emulation:
             "bytes": sum(n["bytes"] for n in per_node),
             "joins": sum(n["joins"] for n in per_node),
             "downlinks": sum(n["downlinks"] for n in per_node),
-            "pss_kb_peak_per_node": max((n.pss_kb_peak for n in self.nodes), default=0),
-            "link_errors": list(self.link.errors[:5]),
+            "pss_kb_peak_per_node": self.pss_kb_per_node(),
+            "runner": "reference" if self.reference else f"fast ({len(self.procs)} worker processes)",
+            "link_errors": list(self.link.errors[:5]) + self._memory_errors(),
             "per_node": per_node,
         }
         if self.poster is not None:
@@ -413,6 +533,38 @@ class Emulation:
                 "last_error": self.poster.last_error,
             }
         return out
+
+    def _memory_errors(self) -> list[str]:
+        """Fast runner, once the run is over: a worker's heap that ran out changes what the firmware
+        does (a MemoryError in its cycle), so it is an error of the run, not a quirk to miss in a log."""
+        if self.reference or self.finished_at is None:
+            return []
+        if self._memory_checked is None:
+            self._memory_checked = []
+            for p in self.procs:
+                logs = [p.log_path] + [n.log_path for n in (getattr(p, "nodes", None) or ())]
+                if any(lg and lg.exists() and b"MemoryError" in lg.read_bytes() for lg in logs):
+                    self._memory_checked.append(
+                        f"{p.folder.name}: MemoryError in a node's heap (raise KUMPEL_EMU_HEAP_PER_NODE_KB)"
+                    )
+        return self._memory_checked
+
+    def pss_kb_per_node(self) -> int:
+        """Memory per node: the peak PSS of a node process (reference), or the workers' peaks shared out."""
+        if self.reference:
+            return max((n.pss_kb_peak for n in self.procs), default=0)
+        total = sum(w.pss_kb_peak for w in self.procs)
+        return round(total / max(1, len(self.nodes)))
+
+
+def _kb(size: str) -> int:
+    """'192k' / '2m' / '196608' -> KiB."""
+    size = size.strip().lower()
+    if size.endswith("k"):
+        return int(size[:-1])
+    if size.endswith("m"):
+        return int(size[:-1]) * 1024
+    return int(size) // 1024
 
 
 def device_kinds(spec: NodeSpec) -> dict:

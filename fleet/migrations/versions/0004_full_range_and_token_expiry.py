@@ -2,7 +2,7 @@
 API tokens get an optional expiry
 
 Revision ID: 0004
-Revises: 0007 (ids are not in order: 0004 was written in parallel with 0006 and 0007)
+Revises: 0009 (ids are not in order: 0004 was written in parallel with 0006 to 0009)
 Create Date: 2026-12-02 05:30:00
 
 fCnt, fPort, DR, SF and frequency are uint32 in ChirpStack's protobuf (frame counters are 32-bit in
@@ -19,7 +19,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0004"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from fleet.services import forecast, verification
+from fleet.services import citizen, forecast, verification
 from fleet.services.health import node_health
 from fleet.web import charts, fleetdata, queries, wording
 from fleet.web.i18n import Translator, as_utc
@@ -261,6 +261,7 @@ def node_page(
                 {"time": n.created_at, "author": n.author, "text": n.text}
                 for n in queries.maintenance_notes(db, device.id)
             ],
+            "citizen_reports": citizen.open_summaries(db, device.id),
             "flash": t(flash) if flash in _FLASHES else None,
         }
         context.update(where.node_context(request, t, db, device, health["status"], user))

@@ -2,7 +2,7 @@
 
 A signed-in crew member is sent on to the node page; anyone else sees the bin's public page, which says
 which bin this is (name, street, district) and nothing a citizen has no business with (no DevEUI, no
-battery, no health). The citizen report form (issue 16 §2) will live on this page.
+battery, no health). It links to the citizen report form, /report/<asset id> (views/report.py).
 """
 
 from fastapi import APIRouter, Request
@@ -30,6 +30,6 @@ def bin_page(request: Request, asset_id: str):
         return RedirectResponse(wording.node_url(device.dev_eui), status_code=303)
     name = device.name or f"#{device.id}"
     place = ", ".join(p for p in (device.street, device.district) if p)
-    ctx = {"name": name, "place": place, "district": device.district}
+    ctx = {"name": name, "place": place, "district": device.district, "asset_id": device.id}
     response = page(request, "public_bin.html", ctx, t=t)
     return response
