@@ -5,7 +5,7 @@ import contextlib
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from fleet import db
+from fleet.api.deps import PROBLEMS, check_metrics_access, refuse_nul
 from fleet.api.routes import (
     alerts,
     commands,
@@ -127,7 +128,12 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     # Field crews read pages over slow mobile links: HTML compresses about 5x.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(integrations.router)  # first: the hot path matches before the other routes
-    app.include_router(sta.router)  # open data, read-only, no sign-in
+    app.include_router(  # open data, read-only, no sign-in; errors in the SensorThings error shape
+        sta.router,
+        responses={
+            code: {"description": "SensorThings error {code, type, message}"} for code in (400, 404, 503)
+        },
+    )
     app.include_router(dumps.router)
     for module in (
         devices,
@@ -144,14 +150,16 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
         unknown,
         verifications,
     ):
-        app.include_router(module.router, prefix=API)
-    app.include_router(open311.router)  # its own standard's paths: /open311/v2/...
+        app.include_router(module.router, prefix=API, dependencies=[Depends(refuse_nul)], responses=PROBLEMS)
+    app.include_router(
+        open311.router, dependencies=[Depends(refuse_nul)]
+    )  # its own standard's paths: /open311/v2/...
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
         return {"ok": True}
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(check_metrics_access)])
     def metrics() -> Response:
         return Response(app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -160,5 +168,5 @@ def create_app(settings: Settings | None = None, adapter: NetworkServer | None =
     except Exception:  # the pages are optional: ingest and the API must come up without them
         log.exception("field-crew pages (fleet.web) not mounted")
     else:
-        app.include_router(web_router)
+        app.include_router(web_router, dependencies=[Depends(refuse_nul)])
     return app

@@ -130,9 +130,14 @@ def migrate() -> None:
 
 @app.command()
 def mqtt() -> None:
-    """Ingest from the ChirpStack MQTT integration (application/+/device/+/event/+) until Ctrl-C."""
+    """Ingest from the ChirpStack MQTT integration until Ctrl-C (KUMPEL_MQTT_TOPIC, KUMPEL_MQTT_CLIENT_ID).
+
+    Each message is acknowledged to the broker only after it is committed; with the stable client id the
+    broker keeps what arrives while this is stopped and delivers it on the next start."""
+    import socket
     import threading
 
+    from fleet.lns.base import LnsError
     from fleet.lns.mqtt import Subscriber
     from fleet.metrics import Metrics
     from fleet.services.receive import handle
@@ -154,9 +159,18 @@ def mqtt() -> None:
             handle=on_item,
             username=cfg.mqtt_username,
             password=cfg.mqtt_password,
+            topic=cfg.mqtt_topic,
+            # Two consumers with one id would take the session from each other: default per host.
+            client_id=cfg.mqtt_client_id or f"kumpel-fleet-{socket.gethostname()}",
+            session_expiry_s=cfg.mqtt_session_expiry_s,
         )
-        sub.start()
-        console.print(f"subscribed to {cfg.mqtt_host}:{cfg.mqtt_port} application/+/device/+/event/+")
+        try:
+            sub.start()
+        except LnsError as exc:
+            _fail(str(exc))
+        console.print(
+            f"subscribed to {cfg.mqtt_host}:{cfg.mqtt_port} {cfg.mqtt_topic} as client {sub.client_id}"
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -173,17 +187,22 @@ def sweep_cmd() -> None:
 
 
 @token_app.command("create")
-def token_create(role: str = typer.Option(..., help="admin | technician | viewer"), name: str = "") -> None:
+def token_create(
+    role: str = typer.Option(..., help="admin | technician | viewer"),
+    name: str = "",
+    expires_days: int = typer.Option(90, help="days until it expires; 0: never (machine tokens)"),
+) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     from fleet.services import tokens
 
     with _db() as (session, _, _a):
         try:
-            row, token = tokens.create(session, name=name, role=role)
+            row, token = tokens.create(session, name=name, role=role, expires_in_days=expires_days or None)
         except ValueError as exc:
             _fail(str(exc))
         session.commit()
-        console.print(f"token {row.id} ({row.role}): [bold]{token}[/bold]")
+        expiry = f"expires {row.expires_at.date().isoformat()}" if row.expires_at else "never expires"
+        console.print(f"token {row.id} ({row.role}, {expiry}): [bold]{token}[/bold]")
         typer.echo(token, file=sys.stderr)
 
 
@@ -236,7 +255,7 @@ def devices_add(
     board: str = "devkit_rak3172",
 ) -> None:
     """Register one node; prints its AppKey once."""
-    from fleet.services.provisioning import DeviceIn, ProvisioningError, create_device
+    from fleet.services.provisioning import DeviceIn, ProvisioningError, create_device, registration
 
     with _db() as (session, cfg, adapter):
         try:
@@ -257,6 +276,7 @@ def devices_add(
             f"created {device.dev_eui} (JoinEUI {device.join_eui}); AppKey, shown once: "
             f"[bold]{app_key}[/bold]"
         )
+        console.print(registration(adapter, device), highlight=False)
 
 
 @devices_app.command("import")

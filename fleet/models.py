@@ -7,12 +7,18 @@ API shows. Secrets (AppKey, tokens) only ever live here encrypted or hashed.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _lns_int() -> Any:
+    """An integer the network server sends (fCnt, fPort, frequency, DR, SF): uint32 in ChirpStack's
+    protobuf, so it needs 64-bit storage (PostgreSQL INTEGER ends at 2^31 - 1). Migration 0004."""
+    return Field(default=None, sa_type=BigInteger)
 
 
 def _json(default: Any = None) -> Any:
@@ -47,7 +53,7 @@ class Device(DeviceBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Cached from what arrives (ingest updates them; health reads them for fleet-wide queries).
     last_seen_at: datetime | None = Field(default=None, index=True)
-    last_fcnt: int | None = None
+    last_fcnt: int | None = _lns_int()
     expected_interval_s: int = 15 * 8 * 60  # from the applied config: meas_interval_min x batch_size
     late_at: datetime | None = Field(default=None, index=True)  # last_seen + 1.0 x expected interval
     offline_at: datetime | None = Field(default=None, index=True)  # last_seen + 1.5 x expected interval
@@ -88,8 +94,8 @@ class Uplink(SQLModel, table=True):
     dedup_key: str = Field(max_length=120, unique=True)
     source: str = Field(max_length=20)  # chirpstack | chirpstack-mqtt | ttn
     received_at: datetime = Field(default_factory=utcnow)
-    fport: int | None = None
-    fcnt: int | None = None
+    fport: int | None = _lns_int()
+    fcnt: int | None = _lns_int()
     data: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     frame_type: str | None = Field(default=None, max_length=20)
     decoded: dict | None = _json()
@@ -98,9 +104,9 @@ class Uplink(SQLModel, table=True):
     snr: float | None = None
     gateways: int = 0
     rx_info: list | None = _json()
-    dr: int | None = None
-    sf: int | None = None
-    frequency: int | None = None
+    dr: int | None = _lns_int()
+    sf: int | None = _lns_int()
+    frequency: int | None = _lns_int()
 
 
 class Reading(SQLModel, table=True):
@@ -148,7 +154,7 @@ class UnknownDevice(SQLModel, table=True):
     first_seen_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
     count: int = 0
-    last_fport: int | None = None
+    last_fport: int | None = _lns_int()
     last_payload_hex: str = ""
     detail: dict = _json({})
 
@@ -256,6 +262,7 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: never (machine tokens); people's tokens expire (0004)
 
 
 class UserAccount(SQLModel, table=True):

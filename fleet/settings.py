@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     mqtt_port: int = 1883
     mqtt_username: str = ""
     mqtt_password: str = ""
+    # The subscriber (`kumpel fleet mqtt`): a stable client id per consumer process keeps its broker
+    # session (and the QoS 1 messages queued while it is down) for mqtt_session_expiry_s. The topic
+    # filter may be a shared subscription, e.g. $share/kumpel/application/+/device/+/event/+.
+    mqtt_client_id: str = ""  # empty: kumpel-fleet-<host name> (a container's host name is its own)
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
+    mqtt_topic: str = "application/+/device/+/event/+"
     tts_url: str = ""  # e.g. https://eu1.cloud.thethings.network
     tts_application_id: str = ""
     tts_webhook_id: str = ""
@@ -54,6 +60,12 @@ class Settings(BaseSettings):
     downlink_max_attempts: int = 5
     downlink_backoff_s: int = 900
     downlink_expiry_s: int = 3 * 24 * 3600
+
+    # /metrics (Prometheus): with a token, only `Authorization: Bearer <metrics_token>` may read it (from
+    # anywhere); without one, only clients from these networks (behind a reverse proxy, uvicorn takes the
+    # client address from X-Forwarded-For when the proxy is trusted: --forwarded-allow-ips).
+    metrics_token: str = ""
+    metrics_networks: str = "127.0.0.0/8,::1/128"
 
     # Health and alerts
     late_factor: float = 1.0  # later than 1x the expected interval: late

@@ -5,14 +5,28 @@ binary protobuf when the integration's encoding is PROTOBUF), so a field ChirpSt
 loudly, not somewhere in the database.
 """
 
+import math
 from datetime import UTC, datetime
 
 import grpc
 from chirpstack_api import api, integration
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
-from fleet.lns.base import EventIn, IngestError, LnsError, NetworkServer, UplinkIn, norm_eui
+from fleet.lns.base import (
+    DEDUP_KEY_MAX,
+    EventIn,
+    IngestError,
+    LnsError,
+    NetworkServer,
+    UplinkIn,
+    finite,
+    norm_eui,
+    scrub,
+)
+
+DEDUP_PREFIX = "cs:"
 
 EVENT_MESSAGES = {
     "up": integration.UplinkEvent,
@@ -52,20 +66,56 @@ def parse_event(event: str, body: bytes, content_type: str = "application/json")
 
 
 def _time(msg) -> datetime | None:  # noqa: ANN001
-    if msg.HasField("time"):
+    if not msg.HasField("time"):
+        return None
+    try:  # binary protobuf carries any int64 seconds; a Timestamp is only valid for years 1..9999
         return msg.time.ToDatetime(tzinfo=UTC)
-    return None
+    except (ValueError, OverflowError) as exc:
+        raise IngestError(f"time is not a valid protobuf Timestamp: {exc}", 422) from exc
+
+
+def _snr(value: float) -> float | None:
+    value = finite(value)
+    return None if value is None else round(value, 2)
+
+
+def _clear_non_finite(msg) -> None:  # noqa: ANN001
+    """Unset every NaN / infinite float field (recursively): an unset field is "unknown" in what we store,
+    where MessageToDict would write the strings "NaN" / "Infinity" in place of a number."""
+    for fd, value in msg.ListFields():
+        repeated = fd.is_repeated
+        if fd.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
+            if repeated:
+                keep = [v for v in value if math.isfinite(v)]
+                del value[:]
+                value.extend(keep)
+            elif not math.isfinite(value):
+                msg.ClearField(fd.name)
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            if fd.message_type.GetOptions().map_entry:
+                inner = fd.message_type.fields_by_name["value"]
+                items = list(value.values()) if inner.type == FieldDescriptor.TYPE_MESSAGE else []
+            else:
+                items = list(value) if repeated else [value]
+            for item in items:
+                _clear_non_finite(item)
 
 
 def _uplink(msg: integration.UplinkEvent, dev_eui: str, source: str) -> UplinkIn:
     received_at = _time(msg)
     if msg.deduplication_id:
-        dedup = f"cs:{msg.deduplication_id}"
+        dedup = f"{DEDUP_PREFIX}{msg.deduplication_id}"
+        if len(dedup) > DEDUP_KEY_MAX:
+            raise IngestError(
+                f"deduplicationId is longer than {DEDUP_KEY_MAX - len(DEDUP_PREFIX)} characters "
+                "(ChirpStack sends a UUID)",
+                422,
+            )
     elif received_at is not None:
-        dedup = f"cs:{dev_eui}:{msg.f_cnt}:{received_at.isoformat()}"
+        dedup = f"{DEDUP_PREFIX}{dev_eui}:{msg.f_cnt}:{received_at.isoformat()}"
     else:
         raise IngestError("up event without deduplicationId or time: cannot store it idempotently")
-    rx = [{"gateway_id": r.gateway_id, "rssi": r.rssi, "snr": round(r.snr, 2)} for r in msg.rx_info]
+    rx = [{"gateway_id": scrub(r.gateway_id), "rssi": r.rssi, "snr": _snr(r.snr)} for r in msg.rx_info]
     sf = frequency = None
     if msg.HasField("tx_info"):
         frequency = msg.tx_info.frequency or None
@@ -83,18 +133,24 @@ def _uplink(msg: integration.UplinkEvent, dev_eui: str, source: str) -> UplinkIn
         dr=msg.dr,
         sf=sf,
         frequency=frequency,
-        meta={
-            "application_id": msg.device_info.application_id,
-            "device_name": msg.device_info.device_name,
-            "dev_addr": msg.dev_addr,
-        },
+        meta=scrub(
+            {
+                "application_id": msg.device_info.application_id,
+                "device_name": msg.device_info.device_name,
+                "dev_addr": msg.dev_addr,
+            }
+        ),
     )
 
 
 def _event(kind: str, msg, dev_eui: str, source: str) -> EventIn:  # noqa: ANN001
-    data = json_format.MessageToDict(msg, preserving_proto_field_name=True)
+    _clear_non_finite(msg)
+    try:
+        data = scrub(json_format.MessageToDict(msg, preserving_proto_field_name=True))
+    except (ValueError, OverflowError) as exc:  # e.g. a Timestamp out of range in a nested message
+        raise IngestError(f"{kind} event: {exc}", 422) from exc
     data.pop("device_info", None)
-    ref = getattr(msg, "queue_item_id", None) or None
+    ref = scrub(getattr(msg, "queue_item_id", None) or None)
     acknowledged = msg.acknowledged if kind == "ack" else (True if kind == "txack" else None)
     return EventIn(
         source=source, kind=kind, dev_eui=dev_eui, data=data, lns_ref=ref, acknowledged=acknowledged
@@ -106,6 +162,7 @@ class ChirpStackGrpc(NetworkServer):
 
     name = "chirpstack-grpc"
     available = True
+    registers = True
 
     def __init__(
         self,

@@ -110,7 +110,10 @@ def _join_groups(session: Session, device: Device, names: list[str]) -> None:
 
 
 def _register(adapter: NetworkServer, device: Device, app_key: str) -> bool:
-    if not adapter.available:
+    """The registration step. Where the LNS adapter cannot register (KUMPEL_LNS none, ttn, chirpstack-mqtt)
+    the device is stored unregistered and `registration` says where to do it; where it can (ChirpStack
+    gRPC) a refusal is a 502 and nothing is stored, so the fleet never holds a node the LNS rejected."""
+    if not adapter.registers:
         return False
     try:
         adapter.register_device(
@@ -119,6 +122,13 @@ def _register(adapter: NetworkServer, device: Device, app_key: str) -> bool:
     except LnsError as exc:
         raise ProvisioningError(f"network server registration failed, nothing stored: {exc}", 502) from exc
     return True
+
+
+def registration(adapter: NetworkServer, device: Device) -> str:
+    """The outcome of the registration step, in words for the technician."""
+    if device.lns_registered:
+        return f"registered with {adapter.name}"
+    return f"not registered: {adapter.manual_registration}"
 
 
 def create_device(
@@ -150,8 +160,7 @@ def create_device(
         Event(
             device_id=device.id,
             kind="provisioned",
-            message=f"{dev_eui} created"
-            + (" and registered with the network server" if device.lns_registered else ""),
+            message=f"{dev_eui} created; {registration(adapter, device)}",
         )
     )
     return device, app_key
@@ -209,6 +218,8 @@ def rotate_key(session: Session, cfg: Settings, adapter: NetworkServer, device: 
 
 def register(session: Session, cfg: Settings, adapter: NetworkServer, device: Device) -> None:
     """(Re-)register an existing node with the network server, e.g. after the LNS was configured."""
+    if not adapter.registers:
+        raise ProvisioningError(adapter.manual_registration, 409)
     device.lns_registered = _register(adapter, device, decrypt_app_key(cfg.secret_key, device.app_key_enc))
     session.add(device)
 
@@ -238,6 +249,8 @@ def import_csv(session: Session, cfg: Settings, adapter: NetworkServer, text: st
     Returns [{"row", "dev_eui", "result": created|updated|rejected, "reason"?, "app_key"?}]; the AppKey is
     included only for created rows (shown once). Separators `,` or `;` (sniffed); groups/tags split on `|`.
     """
+    if "\x00" in text:
+        raise ProvisioningError("CSV contains a NUL character: is it a text file?")
     try:
         dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:
@@ -275,12 +288,14 @@ def import_csv(session: Session, cfg: Settings, adapter: NetworkServer, text: st
             with session.begin_nested():
                 existing = session.exec(select(Device).where(Device.dev_eui == dev_eui)).first()
                 if existing is None:
-                    _, app_key = create_device(session, cfg, adapter, data)
+                    device, app_key = create_device(session, cfg, adapter, data)
                     result.update(result="created", app_key=app_key)
                 else:
                     given = {k for k, v in row.items() if v != "" and k != "dev_eui"}
                     update_device(session, cfg, adapter, existing, data, given)
                     result["result"] = "updated"
+                    device = existing
+                result["registration"] = registration(adapter, device)
         except (ProvisioningError, ValueError) as exc:
             result.update(result="rejected", reason=_reason(exc), problems=problems(exc))
         results.append(result)

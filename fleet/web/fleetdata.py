@@ -26,7 +26,7 @@ from fleet.models import (
     utcnow,
 )
 from fleet.security import hash_token
-from fleet.services import accounts, downlinks, health, labels, provisioning, wire
+from fleet.services import accounts, downlinks, health, labels, provisioning, tokens, wire
 from fleet.services import alerts as alerts_service
 from fleet.services import config as config_service
 from fleet.services import rollout as rollout_service
@@ -55,7 +55,8 @@ def session(request: Request) -> Iterator[Session]:
 
 # --- who is signed in ----------------------------------------------------------------------------------
 def _live_token(db: Session, token: ApiToken | None) -> bool:
-    return token is not None and token.revoked_at is None and token.role in ROLES
+    """Neither revoked nor expired (an expired token ends the web session too)."""
+    return tokens.refusal(token) is None and token.role in ROLES
 
 
 def sign_in_token(request: Request, raw_token: str) -> Principal | None:

@@ -16,6 +16,7 @@ from fleet.web.views import (
     report,
     rollouts,
     tech,
+    tokens,
     where,
 )
 
@@ -31,6 +32,7 @@ router.include_router(where.router)
 router.include_router(public.router)
 router.include_router(collection.router)
 router.include_router(report.router)
+router.include_router(tokens.router)
 
 _TYPES = {
     ".css": "text/css; charset=utf-8",

@@ -1,6 +1,7 @@
 """`kumpel emu run --fleet URL --fleet-token T` against a running fleet manager, through the CLI."""
 
 import json
+import re
 
 from typer.testing import CliRunner
 
@@ -60,6 +61,11 @@ def test_the_demo_fleet_has_a_crew_account_that_signs_in_with_its_password(fleet
     fleet.grpc_target = f"127.0.0.1:{free_port()}"
     fleet.start()
     with httpx.Client(base_url=fleet.url, timeout=10) as http:
-        r = http.post("/signin", data={"username": "crew", "password": fleet.crew_password, "next": "/"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/signin").text).group(
+            1
+        )  # login CSRF token
+        r = http.post(
+            "/signin", data={"username": "crew", "password": fleet.crew_password, "next": "/", "csrf": csrf}
+        )
         assert r.status_code == 303 and r.headers["location"] == "/"
         assert "Demo crew" in http.get("/", headers={"Accept-Language": "en"}).text

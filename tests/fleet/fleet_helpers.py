@@ -34,6 +34,7 @@ class RecordingNetworkServer(NetworkServer):
 
     name = "recording"
     available = True
+    registers = True
 
     def __init__(self) -> None:
         self.registered: list[dict] = []

@@ -219,7 +219,9 @@ def test_unknown_bin_and_report(client) -> None:  # noqa: ANN001
 def _signed_in(app, headers: dict) -> TestClient:  # noqa: ANN001
     crew = TestClient(app, base_url="https://testserver", headers={"Accept-Language": "en"})
     token = headers["Authorization"].split()[1]
-    assert crew.post("/signin", data={"token": token, "next": "/"}, follow_redirects=False).status_code == 303
+    csrf = re.search(r'name="csrf" value="([^"]+)"', crew.get("/signin").text).group(1)  # login-CSRF token
+    data = {"token": token, "next": "/", "csrf": csrf}
+    assert crew.post("/signin", data=data, follow_redirects=False).status_code == 303
     return crew
 
 

@@ -2,6 +2,7 @@
 rate by hour and weekday, ultrasonic noise), and through HTTP: tomorrow's collection list (page and CSV)
 and the node page's "full in ~N" line."""
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -64,7 +65,9 @@ def crew(client, app):  # noqa: ANN001, ANN201
 
     token = make_token(app, "viewer")["Authorization"].removeprefix("Bearer ")
     browser = TestClient(app, base_url="https://testserver", headers={"Accept-Language": "en"})
-    r = browser.post("/signin", data={"token": token, "next": "/"}, follow_redirects=False)
+    form = browser.get("/signin")  # the form's login-CSRF token and its cookie
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    r = browser.post("/signin", data={"token": token, "next": "/", "csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     return browser
 

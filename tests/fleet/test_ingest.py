@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from chirpstack_api import integration
+from fastapi.testclient import TestClient
 from fleet_helpers import INGEST, add_device, cs_up, post_up
 from google.protobuf import json_format
 from sqlmodel import func, select
@@ -214,7 +215,8 @@ def test_tts_webhook_uplink_idempotent(client, tech, db):
 def test_metrics_exposes_counts(client, tech):
     dev = add_device(client, tech)["dev_eui"]
     post_up(client, cs_up(dev, 1, b"\x00"))
-    text = client.get("/metrics").text
+    local = TestClient(client.app, client=("127.0.0.1", 50000))  # in KUMPEL_METRICS_NETWORKS' default
+    text = local.get("/metrics").text
     assert 'kumpel_uplinks_total{result="stored",source="chirpstack"} 1.0' in text
     assert 'kumpel_decode_errors_total{source="chirpstack"} 1.0' in text
     assert "kumpel_nodes{status=" in text and "kumpel_downlinks_pending" in text

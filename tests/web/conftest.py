@@ -76,7 +76,10 @@ def fleet(request, tmp_path_factory):  # noqa: ANN001, ANN201
 def sign_in(app, token: str, lang: str = "en") -> TestClient:  # noqa: ANN001
     """A browser-like client with its own cookie jar, signed in through the real form."""
     client = TestClient(app, headers={"Accept-Language": lang})
-    response = client.post("/signin", data={"token": token, "next": "/"}, follow_redirects=False)
+    client.signin_csrf = seed.signin_csrf(client)  # kept: a signed-in browser may post the form again
+    response = client.post(
+        "/signin", data={"token": token, "next": "/", "csrf": client.signin_csrf}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
     return client
 

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import web_seed as seed
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
@@ -64,9 +65,8 @@ def _client(fleet, lang: str = "en") -> TestClient:  # noqa: ANN001
 
 def _password_sign_in(fleet, username: str, password: str = PASSWORD, lang: str = "en"):  # noqa: ANN001, ANN202
     client = _client(fleet, lang)
-    r = client.post(
-        "/signin", data={"username": username, "password": password, "next": "/"}, follow_redirects=False
-    )
+    data = {"username": username, "password": password, "next": "/", "csrf": seed.signin_csrf(client)}
+    r = client.post("/signin", data=data, follow_redirects=False)
     return client, r
 
 

@@ -34,7 +34,8 @@ def _shots():  # noqa: ANN202
 def _http(live_fleet, role: str = "technician") -> httpx.Client:  # noqa: ANN001
     """A signed-in HTTP client on the live fleet (the same form a browser posts)."""
     client = httpx.Client(base_url=live_fleet.url, timeout=10, follow_redirects=True)
-    r = client.post("/signin", data={"token": live_fleet.tokens[role], "next": "/"})
+    csrf = seed.signin_csrf(client)
+    r = client.post("/signin", data={"token": live_fleet.tokens[role], "next": "/", "csrf": csrf})
     assert r.status_code in (200, 303)
     return client
 

@@ -28,7 +28,9 @@ def test_pages_need_sign_in_and_come_back_after_it(fleet, signed_in):
     assert form.status_code == 200 and 'name="token"' in form.text
     client = signed_in("viewer")
     back = client.post(
-        "/signin", data={"token": fleet.tokens["viewer"], "next": "/nodes/" + HEALTHY}, follow_redirects=False
+        "/signin",
+        data={"token": fleet.tokens["viewer"], "next": "/nodes/" + HEALTHY, "csrf": client.signin_csrf},
+        follow_redirects=False,
     )
     assert back.headers["location"] == "/nodes/" + HEALTHY
     cookie = back.headers["set-cookie"]
@@ -40,15 +42,21 @@ def test_pages_need_sign_in_and_come_back_after_it(fleet, signed_in):
     [("", 400, "Enter your access token"), ("kmp_not-a-real-token", 401, "not valid")],
 )
 def test_sign_in_refuses_bad_tokens_with_a_clear_message(fleet, token, status, text):
-    r = fleet.anonymous.post("/signin", data={"token": token}, headers={"Accept-Language": "en"})
+    csrf = seed.signin_csrf(fleet.anonymous)
+    r = fleet.anonymous.post(
+        "/signin", data={"token": token, "csrf": csrf}, headers={"Accept-Language": "en"}
+    )
     assert r.status_code == status and text in r.text
     assert "set-cookie" not in r.headers
 
 
 def test_sign_in_never_redirects_off_site(fleet, signed_in):
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil"):
-        r = signed_in("viewer").post(
-            "/signin", data={"token": fleet.tokens["viewer"], "next": target}, follow_redirects=False
+        client = signed_in("viewer")
+        r = client.post(
+            "/signin",
+            data={"token": fleet.tokens["viewer"], "next": target, "csrf": client.signin_csrf},
+            follow_redirects=False,
         )
         assert r.headers["location"] == "/"
 

@@ -176,3 +176,11 @@ def seed(client, engine, cfg: Settings) -> dict[str, str]:  # noqa: ANN001
     add_devices(engine, cfg)
     post_history(client)
     return {role: make_token(engine, role, f"Crew {role}") for role in ("viewer", "technician", "admin")}
+
+
+def signin_csrf(client) -> str:  # noqa: ANN001
+    """The sign-in form's CSRF token, as a browser gets it: GET /signin (which sets the form's cookie)."""
+    import re
+
+    form = client.get("/signin")
+    return re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)

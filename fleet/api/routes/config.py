@@ -1,6 +1,6 @@
 """Per-node configuration: desired (overrides) vs applied, pending and rejected keys, downlink queue."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlmodel import col, select
 
@@ -48,7 +48,9 @@ def set_config(
 
 
 @router.get("/{dev_eui}/downlinks")
-def downlinks(dev_eui: str, session: SessionDep, _: Viewer, limit: int = 50) -> list[dict]:
+def downlinks(
+    dev_eui: str, session: SessionDep, _: Viewer, limit: int = Query(50, ge=1, le=1000)
+) -> list[dict]:
     device = device_or_404(session, dev_eui)
     rows = session.exec(
         select(Downlink)

@@ -71,6 +71,7 @@ def _row(device: Device, groups: list[str], last: Verification | None) -> dict:
 
 class DeviceCreated(DevicePublic):
     app_key: str  # shown once, for flashing
+    registration: str  # the registration step's outcome: "registered with ..." / "not registered: <where>"
 
 
 def public(session, device: Device, extra: dict | None = None) -> dict:  # noqa: ANN001
@@ -96,7 +97,7 @@ def list_devices(
     status: str = "",
     provisioned: bool | None = Query(None, description="true: verify has passed; false: not yet"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10**9),
 ) -> list[dict]:
     # Each device with its newest verification in the same query (no query per device).
     query = select(Device, Verification).outerjoin(Verification, verification.is_latest())
@@ -138,7 +139,9 @@ def add_device(
         raise _fail(exc) from exc
     session.commit()
     session.refresh(device)
-    return public(session, device, {"app_key": app_key})
+    return public(
+        session, device, {"app_key": app_key, "registration": provisioning.registration(adapter, device)}
+    )
 
 
 @router.get("/{dev_eui}", response_model=DevicePublic)
@@ -182,7 +185,9 @@ def rotate_keys(
         raise _fail(exc) from exc
     session.commit()
     session.refresh(device)
-    return public(session, device, {"app_key": app_key})
+    return public(
+        session, device, {"app_key": app_key, "registration": provisioning.registration(adapter, device)}
+    )
 
 
 @router.post("/{dev_eui}/register", response_model=DevicePublic)

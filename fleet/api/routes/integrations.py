@@ -8,11 +8,23 @@ import asyncio
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from fleet.api.deps import SettingsDep, check_ingest_token
+from fleet.api.deps import PROBLEMS, Problem, SettingsDep, ValidationProblem, check_ingest_token
 from fleet.lns import chirpstack, ttn
 from fleet.lns.base import EventIn, IngestError, UplinkIn
 
-router = APIRouter(prefix="/integrations", tags=["integrations"], dependencies=[Depends(check_ingest_token)])
+router = APIRouter(
+    prefix="/integrations",
+    tags=["integrations"],
+    dependencies=[Depends(check_ingest_token)],
+    responses={
+        **{code: PROBLEMS[code] for code in (400, 401)},
+        413: {"model": Problem, "description": "body larger than KUMPEL_MAX_BODY_BYTES"},
+        422: {"model": ValidationProblem, "description": "a field has the wrong type or an impossible value"},
+        503: {"model": Problem, "description": "ingest disabled: KUMPEL_INGEST_TOKEN is not set"},
+    },
+)
+# The bodies are the network servers' own formats, parsed here (not by FastAPI): documented, not modelled.
+_RAW_BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -30,11 +42,11 @@ async def _store(request: Request, item: UplinkIn | EventIn) -> dict:
     return await asyncio.wrap_future(request.app.state.batcher.submit(item))
 
 
-@router.post("/chirpstack")
+@router.post("/chirpstack", openapi_extra=_RAW_BODY)
 async def chirpstack_event(
     request: Request,
     cfg: SettingsDep,
-    event: str = Query(..., description="up | join | ack | txack | status | log | location"),
+    event: str = Query(..., description="ChirpStack's event type: " + " | ".join(chirpstack.EVENT_MESSAGES)),
 ) -> dict:
     body = await _body(request, cfg.max_body_bytes)
     try:
@@ -45,7 +57,7 @@ async def chirpstack_event(
     return await _store(request, item)
 
 
-@router.post("/ttn")
+@router.post("/ttn", openapi_extra=_RAW_BODY)
 async def ttn_webhook(request: Request, cfg: SettingsDep) -> dict:
     body = await _body(request, cfg.max_body_bytes)
     try:

@@ -11,20 +11,24 @@ from fleet.services import labels, provisioning
 router = APIRouter(tags=["labels"])
 
 
-@router.get("/devices/{dev_eui}/label.svg")
+def _ok(media_type: str) -> dict:
+    return {200: {"content": {media_type: {}}, "description": "the label"}}
+
+
+@router.get("/devices/{dev_eui}/label.svg", response_class=Response, responses=_ok("image/svg+xml"))
 def label_svg(dev_eui: str, session: SessionDep, cfg: SettingsDep, _: Viewer) -> Response:
     return Response(labels.label_svg(device_or_404(session, dev_eui), cfg), media_type="image/svg+xml")
 
 
-@router.get("/devices/{dev_eui}/label.png")
+@router.get("/devices/{dev_eui}/label.png", response_class=Response, responses=_ok("image/png"))
 def label_png(dev_eui: str, session: SessionDep, cfg: SettingsDep, _: Viewer) -> Response:
     return Response(labels.qr_png(device_or_404(session, dev_eui), cfg), media_type="image/png")
 
 
-@router.get("/labels/sheet", response_class=HTMLResponse)
+@router.get("/labels/sheet", response_class=Response, responses=_ok("text/html"))
 def sheet(
     session: SessionDep, cfg: SettingsDep, _: Viewer, group: str = "", dev_eui: list[str] = Query(default=[])
-) -> str:
+) -> HTMLResponse:
     """A4 sheet of labels for a group or a list of DevEUIs (`?dev_eui=..&dev_eui=..`)."""
     if group:
         g = session.exec(select(Group).where(Group.name == group)).first()
@@ -37,4 +41,4 @@ def sheet(
         devices = list(session.exec(select(Device).order_by(col(Device.dev_eui)).limit(300)).all())
     if not devices:
         raise HTTPException(404, "no devices to label")
-    return labels.sheet_html(devices, cfg)
+    return HTMLResponse(labels.sheet_html(devices, cfg))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from fleet.api.deps import AdapterDep, SessionDep, SettingsDep, Technician, Viewer
+from fleet.api.deps import AdapterDep, RowId, SessionDep, SettingsDep, Technician, Viewer
 from fleet.models import Group, Rollout
 from fleet.services import config as config_service
 from fleet.services import downlinks, rollout
@@ -59,13 +59,13 @@ def list_rollouts(session: SessionDep, _: Viewer) -> list[dict]:
 
 
 @router.get("/{rollout_id}")
-def get_rollout(rollout_id: int, session: SessionDep, _: Viewer) -> dict:
+def get_rollout(rollout_id: RowId, session: SessionDep, _: Viewer) -> dict:
     return rollout.status(session, _rollout(session, rollout_id))
 
 
 @router.post("/{rollout_id}/resume")
 def resume(
-    rollout_id: int, session: SessionDep, cfg: SettingsDep, adapter: AdapterDep, _: Technician
+    rollout_id: RowId, session: SessionDep, cfg: SettingsDep, adapter: AdapterDep, _: Technician
 ) -> dict:
     ro = _rollout(session, rollout_id)
     try:
@@ -79,7 +79,7 @@ def resume(
 
 
 @router.post("/{rollout_id}/abort")
-def abort(rollout_id: int, session: SessionDep, _: Technician) -> dict:
+def abort(rollout_id: RowId, session: SessionDep, _: Technician) -> dict:
     ro = _rollout(session, rollout_id)
     try:
         rollout.abort(session, ro)

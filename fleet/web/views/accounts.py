@@ -19,7 +19,7 @@ from fleet.web import fleetdata
 from fleet.web.i18n import Translator
 from fleet.web.render import check_csrf, error_page, page, refuse_post, require_user, translator
 from fleet.web.session import ROLES, Principal
-from fleet.web.views.auth import start_session
+from fleet.web.views.auth import signin_csrf, start_session
 
 router = APIRouter()
 
@@ -52,7 +52,12 @@ def password_signin(request: Request, t: Translator, username: str, password: st
     return page(
         request,
         "signin.html",
-        {"next_url": target, "error": error, "username": username.strip()[:60]},
+        {
+            "next_url": target,
+            "error": error,
+            "username": username.strip()[:60],
+            "signin_csrf": signin_csrf(request),
+        },
         status_code=status,
         t=t,
     )
