@@ -1,14 +1,17 @@
 """The citizen's report page in headless Chromium at 360 px with JavaScript OFF, against the fleet under
-a real uvicorn: pick the problem, attach a photo, send, read the reference number; the crew sees the
-report on the node page and closes it; the citizen reads the closing note. Plus axe-core on the two public
-pages and the report page's weight."""
+a real uvicorn: scan the label's QR, open the bin page, pick the problem, attach a photo, send, read the
+reference number; the crew sees the report on the node page and closes it; the citizen reads the closing
+note. Plus axe-core on the two public pages and the report page's weight."""
 
 import json
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 import web_seed as seed
 from PIL import Image
+
+zxingcpp = pytest.importorskip("zxingcpp")
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +50,17 @@ def test_citizen_reports_without_javascript_and_the_crew_closes_it(
 ):
     base = live_fleet.url
     page = no_js_phone.new_page()
-    page.goto(f"{base}/report/{seed.HEALTHY}")
+    # the citizen scans the sticker: the QR of the bin's label image, read by zxing-cpp, opens the public
+    # bin page, whose one big link leads to the report form
+    label = page.request.get(
+        f"{base}/api/v1/devices/{seed.HEALTHY}/label.png",
+        headers={"Authorization": f"Bearer {live_fleet.tokens['technician']}"},
+    )
+    codes = zxingcpp.read_barcodes(Image.open(BytesIO(label.body())).convert("L"))
+    assert len(codes) == 1 and codes[0].text.startswith(f"{base}/b/"), [c.text for c in codes]
+    page.goto(codes[0].text)
+    page.get_by_role("link", name="Problem mit diesem Behälter melden").click()
+    page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Problem mit diesem Behälter melden"
     page.get_by_label("Voll oder überfüllt").check()
     page.get_by_label("Ihr Hinweis").fill("Quillt seit gestern über")
