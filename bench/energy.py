@@ -26,22 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.firmware import fw_defaults as test_defaults  # noqa: E402
 from tools import energy  # noqa: E402
 
 SIM = ROOT / "tools" / "emulator" / "sim"
 BIN = ROOT / ".venv" / "bin"
-PROVISION = {
-    "v": 1,
-    "dev_eui": "70b3d57ed0050100",
-    "join_eui": "0000000000000001",
-    "app_key": "000102030405060708090a0b0c0d0e0f",
-    "band": 4,
-    "board": "devkit_rak3172",
-    "ultrasonic": "a02yyuw",
-    "climate": "shtc3",
-    "name": "bench-bin",
-}
-ENV = {"distance_cm": 80, "temperature_c": 18.5, "humidity_pct": 60, "pressure_hpa": 1013, "battery_v": 3.9}
+PROVISION = {**test_defaults.PROVISION, "name": "bench-bin"}  # the simulated test node's, renamed
+ENV = test_defaults.ENV
 
 
 def _tool(name: str) -> str:

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fw_defaults import PROVISION  # shared with the tests, which can't import a conftest by name
+from fw_defaults import ENV, PROVISION  # shared with the tests, which can't import a conftest by name
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -23,9 +23,6 @@ SIM = ROOT / "tools" / "emulator" / "sim"
 # but a 32-reading batch split into several frames hit a fragmented heap once in a clean CI run: the node
 # gets 160 KB. The firmware's own peak is asserted <= 64 KB in test_memory.py.
 HEAP = os.environ.get("KUMPEL_TEST_HEAP", "160k")
-
-
-ENV = {"distance_cm": 80, "temperature_c": 18.5, "humidity_pct": 60, "pressure_hpa": 1013, "battery_v": 3.9}
 
 
 def tool(name: str) -> str:
