@@ -26,27 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.firmware import fw_defaults as test_defaults  # noqa: E402
+from tests.firmware.sim_mpy import SIM, compile_tree, tool  # noqa: E402
 from tools import energy  # noqa: E402
 
-SIM = ROOT / "tools" / "emulator" / "sim"
-BIN = ROOT / ".venv" / "bin"
-PROVISION = {
-    "v": 1,
-    "dev_eui": "70b3d57ed0050100",
-    "join_eui": "0000000000000001",
-    "app_key": "000102030405060708090a0b0c0d0e0f",
-    "band": 4,
-    "board": "devkit_rak3172",
-    "ultrasonic": "a02yyuw",
-    "climate": "shtc3",
-    "name": "bench-bin",
-}
-ENV = {"distance_cm": 80, "temperature_c": 18.5, "humidity_pct": 60, "pressure_hpa": 1013, "battery_v": 3.9}
-
-
-def _tool(name: str) -> str:
-    path = BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
+PROVISION = {**test_defaults.PROVISION, "name": "bench-bin"}  # the simulated test node's, renamed
+ENV = test_defaults.ENV
 
 
 def _sim_constant(name: str) -> int:
@@ -71,18 +56,7 @@ def _tree(ref: str | None, out: Path) -> Path:
         for p in (ROOT / "protocols").glob("*.py"):  # what the current sim imports (hardware names) ...
             if p.name == "hardware.py" or not (src / "protocols" / p.name).exists():  # ... or the ref lacks
                 shutil.copy(p, src / "protocols" / p.name)
-    mpy = out / "mpy"
-    files = [(p, p.relative_to(src / "firmware")) for p in (src / "firmware").rglob("*.py")]
-    files += [(p, p.relative_to(src)) for p in (src / "protocols").glob("*.py")]
-    files += [(p, p.relative_to(SIM)) for p in SIM.glob("*.py") if p.name != "simboot.py"]
-    for p, rel in files:
-        dest = mpy / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if rel.name == "main.py":
-            shutil.copy(p, dest)
-        else:
-            subprocess.run([_tool("mpy-cross"), "-o", str(dest.with_suffix(".mpy")), str(p)], check=True)
-    return mpy
+    return compile_tree(src, out / "mpy")
 
 
 def run_days(mpy: Path, folder: Path, days: int, batch_size: int) -> tuple[list[dict], list[dict], str]:
@@ -114,7 +88,7 @@ def run_days(mpy: Path, folder: Path, days: int, batch_size: int) -> tuple[list[
         world_path.write_text(json.dumps(w))
         env = dict(os.environ, MICROPYPATH=str(mpy), KUMPEL_SIM_CYCLES=str(n), KUMPEL_SIM_TRACE=str(trace))
         env.pop("KUMPEL_SIM_RADIO", None)
-        cmd = [_tool("micropython"), "-X", "heapsize=160k", str(SIM / "simboot.py"), str(world_path)]
+        cmd = [tool("micropython"), "-X", "heapsize=160k", str(SIM / "simboot.py"), str(world_path)]
         cmd.append(str(flash))
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         log += done.stdout

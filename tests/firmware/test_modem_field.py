@@ -4,7 +4,7 @@ Each behaviour is modelled in tools/emulator/sim/simmodem.py from RUI3's source 
 firmware runs unchanged under MicroPython against it.
 """
 
-from protocols import codec
+from noisy_bin import large_batches, noisy_readings
 
 
 def _cmds(node, prefix):
@@ -43,20 +43,10 @@ def test_mac_answers_that_do_not_fit_do_not_stall_the_backlog(make_node):
     # 51-byte frames at DR0 + 5 bytes of pending MAC answers: RUI3 sends an empty frame with the answers
     # and answers AT_PARAM_ERROR; sticky answers stay pending, so the batch must get smaller
     node = make_node()
-    node.run(1)
-    settings = {"batch_size": 16, "bin_height_cm": 1000, "full_threshold_pct": 100}
-    node.queue_downlink(codec.PORT_CONFIG, codec.encode_config({"config_version": 2, "settings": settings}))
-    node.edit(env={**node.world["env"], "temperature_c": 70.0})
-    node.run(1)
-    node.edit(env={**node.world["env"], "temperature_c": 20.0})
-    node.run(1)  # the new bin height moves the fill 60 points: that reading goes out early (issue 11)
+    large_batches(node, 16)
     node.edit(radio={**node.world["radio"], "mac_pending": 5, "mac_sticky": True})
     sent = len(node.world["uplinks"])
-    for i in range(16):  # a noisy bin: every reading differs, so the batch cannot compress
-        # the fill stays within 19 points: a 20-point move sends the batch early (issue 11)
-        env = {"distance_cm": 25 + (i * 97) % 190, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
-        node.edit(env={**node.world["env"], **env, "humidity_pct": (i * 41) % 100})
-        node.run(1)
+    noisy_readings(node, 16)
     node.run(2)
     frames = [f for f in node.uplinks()[sent:] if f["type"] in ("batch", "measurement")]
     assert sum(len(f.get("readings", [f])) for f in frames) >= 16, node.log[-3000:]
@@ -67,20 +57,10 @@ def test_mac_answers_that_do_not_fit_do_not_stall_the_backlog(make_node):
 
 def test_mac_answers_flushed_then_the_same_frame_goes(make_node):
     node = make_node()
-    node.run(1)
-    settings = {"batch_size": 16, "bin_height_cm": 1000, "full_threshold_pct": 100}
-    node.queue_downlink(codec.PORT_CONFIG, codec.encode_config({"config_version": 2, "settings": settings}))
-    node.edit(env={**node.world["env"], "temperature_c": 70.0})
-    node.run(1)
-    node.edit(env={**node.world["env"], "temperature_c": 20.0})
-    node.run(1)  # the new bin height moves the fill 60 points: that reading goes out early (issue 11)
+    large_batches(node, 16)
     node.edit(radio={**node.world["radio"], "mac_pending": 15})  # answered once, then gone
     sent = len(node.world["uplinks"])
-    for i in range(16):
-        # the fill stays within 19 points: a 20-point move sends the batch early (issue 11)
-        env = {"distance_cm": 25 + (i * 97) % 190, "temperature_c": (i * 13) % 50 - 10 + 0.1 * i}
-        node.edit(env={**node.world["env"], **env, "humidity_pct": (i * 41) % 100})
-        node.run(1)
+    noisy_readings(node, 16)
     frames = node.uplinks()[sent:]
     assert sum(len(f.get("readings", [f])) for f in frames if f["type"] == "batch") == 16, node.log[-3000:]
     assert node.world["modem"]["mac_frames"] == 1

@@ -1,5 +1,7 @@
 """The firmware's wake cycle under the MicroPython Unix port on simulated hardware (see conftest)."""
 
+from noisy_bin import large_batches, noisy_readings
+
 from protocols import codec
 
 
@@ -253,22 +255,9 @@ def test_busy_modem_is_retried(make_node):
 
 def test_batch_larger_than_dr0_payload_is_split(make_node):
     node = make_node()
-    node.run(1)
-    settings = {"batch_size": 32, "bin_height_cm": 1000, "full_threshold_pct": 100}
-    node.queue_downlink(codec.PORT_CONFIG, codec.encode_config({"config_version": 2, "settings": settings}))
-    node.edit(env={**node.world["env"], "temperature_c": 70.0})
-    node.run(1)
-    node.edit(env={**node.world["env"], "temperature_c": 20.0})
-    node.run(1)  # the new bin height moves the fill 60 points: that reading goes out early (issue 11)
+    large_batches(node, 32)
     frames_before = len(node.uplinks())
-    for i in range(32):  # a noisy bin: every reading differs, so the batch cannot compress
-        env = {  # the fill stays within 19 points: a 20-point move would send the batch early
-            "distance_cm": 25 + (i * 97) % 190,
-            "temperature_c": (i * 13) % 50 - 10 + 0.1 * i,
-            "humidity_pct": (i * 41) % 100,
-        }
-        node.edit(env={**node.world["env"], **env})
-        node.run(1)
+    noisy_readings(node, 32)
     frames = node.uplinks()[frames_before:]
     sizes = [len(bytes.fromhex(u["data"])) for u in node.world["uplinks"][frames_before:]]
     assert len(frames) >= 2 and all(s <= 51 for s in sizes), sizes

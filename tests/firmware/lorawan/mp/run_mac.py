@@ -7,7 +7,6 @@ Each test_* prints "ok <name>" or "FAIL <name>: <why>"; every frame that went ov
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build, f-strings need MICROPY_PY_FSTRINGS)
 
-import gc
 import os
 import sys
 import time
@@ -15,6 +14,7 @@ import time
 import simair
 import simlorawan
 from apimodem import ApiModem
+from mpcheck import check, run
 
 from node.lorawan import commands, region, timing
 from node.lorawan.mac import Mac
@@ -27,16 +27,6 @@ IDENT = {
 }
 KEYS = (bytes.fromhex(IDENT["dev_eui"]), bytes.fromhex(IDENT["join_eui"]), bytes.fromhex(IDENT["app_key"]))
 NV = "lw_test.nv"
-PEAK = [0]
-
-
-class Check(Exception):
-    pass
-
-
-def check(cond, why):
-    if not cond:
-        raise Check(why)
 
 
 class Rig:
@@ -454,23 +444,4 @@ def test_ts009_replay():
     check(rig.net.s["dev_nonces"] == [0, 1], repr(rig.net.s["dev_nonces"]))
 
 
-def main():
-    names = [n for n in sorted(globals()) if n.startswith("test_")]
-    if len(sys.argv) > 1:
-        names = [n for n in names if n in sys.argv[1:]]
-    for name in names:
-        gc.collect()
-        try:
-            globals()[name]()
-            print("ok", name)
-        except Check as e:
-            print("FAIL %s: %s" % (name, e))
-        except Exception as e:  # noqa: BLE001
-            sys.print_exception(e)
-            print("FAIL %s: %s %s" % (name, type(e).__name__, e))
-        gc.collect()
-        PEAK[0] = max(PEAK[0], gc.mem_alloc())
-    print("PEAK", PEAK[0])
-
-
-main()
+print("PEAK", run(globals(), sys.argv[1:]))

@@ -5,24 +5,15 @@ Each test_* prints "ok <name>" or "FAIL <name>: <why>".
 
 # ruff: noqa: UP031  (printf-style formatting: works on every MicroPython build)
 
-import sys
 import time
 
 import simair
+from mpcheck import check, run
 from simsx1262 import SimSX1262
 
 from node.radio.sx1262 import REG_SYNC_WORD, SX1262, RadioError
 
 CFG = {"freq_khz": 868100, "sf": 7, "bw": 125, "coding_rate": 5, "syncword": 0x34, "output_power": 14}
-
-
-class Check(Exception):
-    pass
-
-
-def check(cond, why):
-    if not cond:
-        raise Check(why)
 
 
 def rig(tcxo_mv=1800, dio2=True, chip_tcxo=True, **cfg):
@@ -160,17 +151,4 @@ def test_sleep_and_wake():
     check(len(air.uplinks) == 1 and chip.busy_violations == 0, "woke by NSS and sent")
 
 
-def main():
-    names = [n for n in sorted(globals()) if n.startswith("test_")]
-    for name in names:
-        try:
-            globals()[name]()
-            print("ok", name)
-        except Check as e:
-            print("FAIL %s: %s" % (name, e))
-        except Exception as e:  # noqa: BLE001
-            sys.print_exception(e)
-            print("FAIL %s: %s %s" % (name, type(e).__name__, e))
-
-
-main()
+run(globals())
