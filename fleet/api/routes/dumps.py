@@ -51,7 +51,14 @@ def catalog(request: Request) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/ld+json", headers=OPEN)
 
 
-@router.get("/fiware/{model}")
+@router.get(
+    "/fiware/{model}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/ld+json": {}}, "description": "the entities"},
+        404: {"description": "no such Smart Data Model here"},
+    },
+)
 def fiware_entities(model: str, request: Request) -> Response:
     """The public nodes as NGSI-LD entities of a Smart Data Model (normalized): WasteContainer or
     WeatherObserved, each with its newest reading (fleet.services.fiware)."""
