@@ -126,6 +126,39 @@ def cs_up(
     return ev
 
 
+def tts_up(dev: str, fcnt: int, data: bytes, corr: str = "as:up:01HZX") -> dict:
+    """A The Things Stack v3 webhook `uplink_message` as TTS posts it (its ApplicationUp, JSON-mapped)."""
+    return {
+        "end_device_ids": {
+            "device_id": f"eui-{dev.lower()}",
+            "application_ids": {"application_id": "bins"},
+            "dev_eui": dev,
+            "join_eui": "70B3D57ED0000000",
+            "dev_addr": "260B1234",
+        },
+        "correlation_ids": [corr, "gs:uplink:01HZY"],
+        "received_at": "2026-11-28T10:00:00.123456789Z",
+        "uplink_message": {
+            "f_port": 1,
+            "f_cnt": fcnt,
+            "frm_payload": base64.b64encode(data).decode(),
+            "rx_metadata": [
+                {
+                    "gateway_ids": {"gateway_id": "gw-1", "eui": "B827EBFFFE000001"},
+                    "rssi": -101,
+                    "channel_rssi": -101,
+                    "snr": 3.25,
+                }
+            ],
+            "settings": {
+                "data_rate": {"lora": {"bandwidth": 125000, "spreading_factor": 11}},
+                "frequency": "868300000",
+            },
+            "consumed_airtime": "0.988s",
+        },
+    }
+
+
 def post_up(client: TestClient, ev: dict, event: str = "up"):  # noqa: ANN201
     return client.post(
         f"/integrations/chirpstack?event={event}",
