@@ -13,6 +13,8 @@ from sqlmodel import Session, SQLModel
 
 from fleet.lns.base import NetworkServer
 from fleet.services import tokens
+from fleet.settings import Settings
+from protocols import codec
 
 INGEST_TOKEN = "ingest-secret-for-tests"
 
@@ -66,6 +68,28 @@ def make_token(app, role: str) -> dict:  # noqa: ANN001
 
 
 INGEST = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+MEASUREMENT = codec.encode_measurement(
+    {
+        "distance_cm": 60,
+        "no_echo": False,
+        "temperature_c": 20.0,
+        "humidity_pct": 50.0,
+        "battery_mv": 3700,
+        "flags": 0,
+    }
+)
+
+
+def fleet_settings(database_url: str, **extra: object) -> Settings:
+    """The fleet's settings in tests: a fixed secret and ingest token, no background sweep."""
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789abcdef",
+        ingest_token=INGEST_TOKEN,
+        sweep_interval_s=0,
+        **extra,
+    )
 
 
 def cs_up(
