@@ -19,7 +19,7 @@ from fleet.web import fleetdata
 from fleet.web.i18n import Translator
 from fleet.web.render import check_csrf, error_page, page, refuse_post, require_user, translator
 from fleet.web.session import ROLES, Principal
-from fleet.web.views.auth import signin_csrf, start_session
+from fleet.web.views.auth import secure_cookies, signin_csrf, start_session
 
 router = APIRouter()
 
@@ -99,7 +99,7 @@ def signin_link(request: Request, raw: str):
         max_age=accounts.LINK_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=fleetdata.settings(request).public_url.startswith("https://"),
+        secure=secure_cookies(request),
         path="/signin/link",
     )
     return response
