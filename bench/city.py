@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import base64
 import os
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,11 +33,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG = os.environ.get("KUMPEL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ingest as ingest_bench  # noqa: E402  (the same free port, raw HTTP post and throwaway database)
+
 TOKEN = "bench-city-ingest-token"
 KUMPEL = Path(sys.executable).parent / "kumpel"
 CLIENTS = 16
@@ -63,12 +62,6 @@ def create_app():
 
     return app
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- events --------------------------------------------------------------------------------------------
@@ -226,34 +219,7 @@ def seed(url: str, n: int) -> list[str]:
     return euis
 
 
-def pg_database() -> tuple[str, callable]:
-    name = f"kumpel_city_{secrets.token_hex(3)}"
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG.rsplit("/", 1)[0] + "/" + name, drop
-
-
 # --- load ----------------------------------------------------------------------------------------------
-async def _post(reader, writer, head: bytes, body: bytes) -> int:  # noqa: ANN001
-    writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
-    await writer.drain()
-    status = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    await reader.readexactly(length)
-    return int(status.split()[1])
-
-
 async def drive(port: int, events: Events, n: int, rate: float | None) -> dict:
     """Post n events over CLIENTS keep-alive connections (raw asyncio streams, so the load generator stays
     cheap next to the server on the same cores). rate None: closed loop; else open loop at rate/s."""
@@ -283,7 +249,7 @@ async def drive(port: int, events: Events, n: int, rate: float | None) -> dict:
         while (item := await queue.get()) is not None:
             due, body = item
             start_at = due if rate else time.perf_counter()
-            if await _post(reader, writer, head, body) != 200:
+            if await ingest_bench.raw_post(reader, writer, head, body) != 200:
                 errors += 1
             latencies.append((time.perf_counter() - start_at) * 1000)
         writer.close()
@@ -351,7 +317,7 @@ def main() -> None:
     bare: dict[int, float] = {}
     euis_bare = [f"{i:016X}" for i in range(1, args.nodes + 1)]
     for w in workers:
-        port = free_port()
+        port = ingest_bench.free_port()
         cmd = [sys.executable, "-m", "uvicorn", "bare_app:create_app", "--factory", "--port", str(port)]
         cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(w)]
         proc = start(cmd, {"PYTHONPATH": str(tmp)}, tmp, port)
@@ -368,10 +334,13 @@ def main() -> None:
     try:
         for kind, w in targets:
             if kind not in databases:
-                url, drop = pg_database() if kind == "PostgreSQL" else (f"sqlite:///{tmp / 'city.db'}", None)
+                if kind == "PostgreSQL":
+                    url, drop = ingest_bench.pg_database("kumpel_city")
+                else:
+                    url, drop = f"sqlite:///{tmp / 'city.db'}", None
                 databases[kind] = (url, seed(url, args.nodes), drop)
             url, euis, _ = databases[kind]
-            port = free_port()
+            port = ingest_bench.free_port()
             env = {
                 "KUMPEL_DATABASE_URL": url,
                 "KUMPEL_INGEST_TOKEN": TOKEN,

@@ -126,7 +126,9 @@ def uplink_bodies(dev_euis: list[str], n: int) -> list[bytes]:
     return bodies
 
 
-async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> int:
+async def raw_post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
+) -> int:
     writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
     await writer.drain()
     status_line = await reader.readline()
@@ -159,7 +161,7 @@ async def load(base: str, bodies: list[bytes], concurrency: int) -> tuple[float,
         reader, writer = await asyncio.open_connection(host, int(port))
         for body in it:
             t = time.perf_counter()
-            status = await _post(reader, writer, head, body)
+            status = await raw_post(reader, writer, head, body)
             latencies.append((time.perf_counter() - t) * 1000)
             if status != 200:
                 errors += 1
@@ -208,8 +210,9 @@ def seed_devices(url: str, n: int) -> list[str]:
     return euis
 
 
-def pg_database() -> tuple[str, callable]:
-    name = f"kumpel_bench_{secrets.token_hex(3)}"
+def pg_database(prefix: str = "kumpel_bench") -> tuple[str, callable]:
+    """A throwaway PostgreSQL database next to PG: its URL and the function that drops it."""
+    name = f"{prefix}_{secrets.token_hex(3)}"
     admin = create_engine(PG, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))

@@ -6,6 +6,7 @@ them. Every rule is fleet.services.accounts'.
 """
 
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.table import Table
@@ -71,30 +72,31 @@ def user_list() -> None:
         console.print(table)
 
 
-@users_app.command("disable")
-def user_disable(username: str) -> None:
-    """The account can no longer sign in; its open sessions and sign-in links end now."""
+def _set_state(username: str, change: Callable[..., None], done: str) -> None:
+    """Disable and enable take the same steps; only the service call and the words differ."""
     from fleet.cli import _db, console
-    from fleet.services import accounts
 
     with _db() as (session, _, _a):
         account = _account(session, username)
-        accounts.disable(session, account)
+        change(session, account)
         session.commit()
-        console.print(f"user {account.username} disabled")
+        console.print(f"user {account.username} {done}")
+
+
+@users_app.command("disable")
+def user_disable(username: str) -> None:
+    """The account can no longer sign in; its open sessions and sign-in links end now."""
+    from fleet.services import accounts
+
+    _set_state(username, accounts.disable, "disabled")
 
 
 @users_app.command("enable")
 def user_enable(username: str) -> None:
     """Allow a disabled account to sign in again."""
-    from fleet.cli import _db, console
     from fleet.services import accounts
 
-    with _db() as (session, _, _a):
-        account = _account(session, username)
-        accounts.enable(session, account)
-        session.commit()
-        console.print(f"user {account.username} enabled")
+    _set_state(username, accounts.enable, "enabled")
 
 
 @users_app.command("password")

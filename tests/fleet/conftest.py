@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 from fastapi.testclient import TestClient
-from fleet_helpers import INGEST_TOKEN, RecordingNetworkServer, make_token, wipe
+from fleet_helpers import RecordingNetworkServer, fleet_settings, make_token, wipe
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
@@ -45,15 +45,8 @@ def database_url(request, tmp_path_factory):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key="test-secret-key-0123456789abcdef",
-        ingest_token=INGEST_TOKEN,
-        sweep_interval_s=0,
-        public_url="https://fleet.example",
-        downlink_backoff_s=60,
-        downlink_max_attempts=3,
+    return fleet_settings(
+        database_url, public_url="https://fleet.example", downlink_backoff_s=60, downlink_max_attempts=3
     )
 
 

@@ -14,22 +14,9 @@ from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
-from fleet_helpers import INGEST, INGEST_TOKEN, cs_up
+from fleet_helpers import INGEST, MEASUREMENT, cs_up
 from sqlalchemy import create_engine, text
 
-from fleet.settings import Settings
-from protocols import codec
-
-MEASUREMENT = codec.encode_measurement(
-    {
-        "distance_cm": 60,
-        "no_echo": False,
-        "temperature_c": 20.0,
-        "humidity_pct": 50.0,
-        "battery_mv": 3700,
-        "flags": 0,
-    }
-)
 URL = "/integrations/chirpstack?event=up"
 
 
@@ -110,13 +97,3 @@ def serving(app):  # noqa: ANN001, ANN201
         srv.should_exit = True
         thread.join(10)
         sock.close()
-
-
-def fault_settings(database_url: str) -> Settings:
-    return Settings(
-        env="test",
-        database_url=database_url,
-        secret_key="test-secret-key-0123456789abcdef",
-        ingest_token=INGEST_TOKEN,
-        sweep_interval_s=0,
-    )

@@ -13,6 +13,8 @@ from sqlmodel import Session, SQLModel
 
 from fleet.lns.base import NetworkServer
 from fleet.services import tokens
+from fleet.settings import Settings
+from protocols import codec
 
 INGEST_TOKEN = "ingest-secret-for-tests"
 
@@ -66,6 +68,28 @@ def make_token(app, role: str) -> dict:  # noqa: ANN001
 
 
 INGEST = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+MEASUREMENT = codec.encode_measurement(
+    {
+        "distance_cm": 60,
+        "no_echo": False,
+        "temperature_c": 20.0,
+        "humidity_pct": 50.0,
+        "battery_mv": 3700,
+        "flags": 0,
+    }
+)
+
+
+def fleet_settings(database_url: str, **extra: object) -> Settings:
+    """The fleet's settings in tests: a fixed secret and ingest token, no background sweep."""
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key-0123456789abcdef",
+        ingest_token=INGEST_TOKEN,
+        sweep_interval_s=0,
+        **extra,
+    )
 
 
 def cs_up(
@@ -124,6 +148,39 @@ def cs_up(
     if fport is None:
         del ev["fPort"]
     return ev
+
+
+def tts_up(dev: str, fcnt: int, data: bytes, corr: str = "as:up:01HZX") -> dict:
+    """A The Things Stack v3 webhook `uplink_message` as TTS posts it (its ApplicationUp, JSON-mapped)."""
+    return {
+        "end_device_ids": {
+            "device_id": f"eui-{dev.lower()}",
+            "application_ids": {"application_id": "bins"},
+            "dev_eui": dev,
+            "join_eui": "70B3D57ED0000000",
+            "dev_addr": "260B1234",
+        },
+        "correlation_ids": [corr, "gs:uplink:01HZY"],
+        "received_at": "2026-11-28T10:00:00.123456789Z",
+        "uplink_message": {
+            "f_port": 1,
+            "f_cnt": fcnt,
+            "frm_payload": base64.b64encode(data).decode(),
+            "rx_metadata": [
+                {
+                    "gateway_ids": {"gateway_id": "gw-1", "eui": "B827EBFFFE000001"},
+                    "rssi": -101,
+                    "channel_rssi": -101,
+                    "snr": 3.25,
+                }
+            ],
+            "settings": {
+                "data_rate": {"lora": {"bandwidth": 125000, "spreading_factor": 11}},
+                "frequency": "868300000",
+            },
+            "consumed_airtime": "0.988s",
+        },
+    }
 
 
 def post_up(client: TestClient, ev: dict, event: str = "up"):  # noqa: ANN201

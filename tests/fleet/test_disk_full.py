@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fault_load import fault_settings, post_all, serving, stored_dedup_ids
-from fleet_helpers import add_device, make_token
+from fault_load import post_all, serving, stored_dedup_ids
+from fleet_helpers import add_device, fleet_settings, make_token
 
 from fleet.app import create_app
 
@@ -46,7 +46,7 @@ def _fill(path: Path) -> int:
 
 def test_disk_full_on_sqlite_answers_503_and_resumes(small_disk, caplog):
     url = f"sqlite:///{small_disk / 'fleet.db'}"
-    app = create_app(fault_settings(url))
+    app = create_app(fleet_settings(url))
     filler = small_disk / "filler"
     try:
         with serving(app) as base:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fault_load import fault_settings, post_all, serving, stored_dedup_ids
-from fleet_helpers import INGEST_TOKEN, add_device, make_token
+from fault_load import post_all, serving, stored_dedup_ids
+from fleet_helpers import INGEST_TOKEN, add_device, fleet_settings, make_token
 
 from fleet.app import create_app
 
@@ -175,7 +175,7 @@ def private_pg():  # noqa: ANN201
 @pytest.fixture
 def fleet_on(private_pg):  # noqa: ANN001, ANN201
     """The fleet app under a real uvicorn on loopback, on the private PostgreSQL."""
-    app = create_app(fault_settings(private_pg["url"]))
+    app = create_app(fleet_settings(private_pg["url"]))
     with serving(app) as base:
         yield app, base
     app.state.engine.dispose()

@@ -6,7 +6,6 @@ Every message here is one a network server or a careless script can send: the an
 what was wrong, or the uplink is stored (with the impossible value as "unknown"), never a 500.
 """
 
-import base64
 import json
 import math
 import re
@@ -15,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 from chirpstack_api import integration
-from fleet_helpers import INGEST, add_device
+from fleet_helpers import INGEST, add_device, tts_up
 from google.protobuf import json_format
 from sqlmodel import select
 
@@ -103,10 +102,10 @@ def test_chirpstack_uint32_values_are_stored_in_full(client, tech, db):
 
 def test_tts_f_cnt_full_uint32_and_beyond(client, tech, db):
     dev = add_device(client, tech)["dev_eui"]
-    r = client.post("/integrations/ttn", json=tts_up(dev, 2**32 - 1), headers=INGEST)
+    r = client.post("/integrations/ttn", json=tts_up(dev, 2**32 - 1, FRAME), headers=INGEST)
     assert r.status_code == 200 and r.json()["result"] == "stored", r.text
     assert db.exec(select(Uplink.fcnt)).one() == 2**32 - 1
-    r = client.post("/integrations/ttn", json=tts_up(dev, 2**64, corr="as:up:other"), headers=INGEST)
+    r = client.post("/integrations/ttn", json=tts_up(dev, 2**64, FRAME, corr="as:up:other"), headers=INGEST)
     assert r.status_code == 422 and "f_cnt" in r.text, r.text
 
 
@@ -166,7 +165,7 @@ def test_tts_non_finite_numbers_are_unknown(client, tech, db):
     """Python's json module (and some JSON encoders) read and write NaN / Infinity tokens."""
     dev = add_device(client, tech)["dev_eui"]
     body = (
-        json.dumps(tts_up(dev, 3))
+        json.dumps(tts_up(dev, 3, FRAME))
         .replace('"snr": 3.25', '"snr": NaN')
         .replace('"rssi": -101', '"rssi": -Infinity')
     )
@@ -179,38 +178,6 @@ def test_tts_non_finite_numbers_are_unknown(client, tech, db):
 
 
 # --- wrong shapes: 4xx before anything is stored ----------------------------------------------------------
-def tts_up(dev: str, fcnt: int, corr: str = "as:up:01HZX") -> dict:
-    return {
-        "end_device_ids": {
-            "device_id": f"eui-{dev.lower()}",
-            "application_ids": {"application_id": "bins"},
-            "dev_eui": dev,
-            "join_eui": "70B3D57ED0000000",
-            "dev_addr": "260B1234",
-        },
-        "correlation_ids": [corr, "gs:uplink:01HZY"],
-        "received_at": "2026-11-28T10:00:00.123456789Z",
-        "uplink_message": {
-            "f_port": 1,
-            "f_cnt": fcnt,
-            "frm_payload": base64.b64encode(FRAME).decode(),
-            "rx_metadata": [
-                {
-                    "gateway_ids": {"gateway_id": "gw-1", "eui": "B827EBFFFE000001"},
-                    "rssi": -101,
-                    "channel_rssi": -101,
-                    "snr": 3.25,
-                }
-            ],
-            "settings": {
-                "data_rate": {"lora": {"bandwidth": 125000, "spreading_factor": 11}},
-                "frequency": "868300000",
-            },
-            "consumed_airtime": "0.988s",
-        },
-    }
-
-
 def _set(doc: dict, path: str, value) -> dict:  # noqa: ANN001
     *parents, last = path.split(".")
     node = doc
@@ -245,7 +212,7 @@ TTS_BAD = [
 )
 def test_tts_wrong_types_are_4xx_naming_the_field(client, tech, db, path, value, named):
     dev = add_device(client, tech)["dev_eui"]
-    r = client.post("/integrations/ttn", json=_set(tts_up(dev, 4), path, value), headers=INGEST)
+    r = client.post("/integrations/ttn", json=_set(tts_up(dev, 4, FRAME), path, value), headers=INGEST)
     assert r.status_code == 422, r.text
     assert named in r.json()["detail"], r.text
     assert db.exec(select(Uplink)).all() == []

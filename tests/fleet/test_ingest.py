@@ -1,12 +1,11 @@
 """Ingest through the real HTTP endpoints: ChirpStack (JSON and protobuf) and TTS webhooks."""
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 
 from chirpstack_api import integration
 from fastapi.testclient import TestClient
-from fleet_helpers import INGEST, add_device, cs_up, post_up
+from fleet_helpers import INGEST, add_device, cs_up, post_up, tts_up
 from google.protobuf import json_format
 from sqlmodel import func, select
 
@@ -156,48 +155,16 @@ def test_status_frame_counts_reboots(client, tech, db):
     assert any(r["code"] == "reboots" for r in h["reasons"])
 
 
-def _tts(dev: str, fcnt: int, data: bytes, corr: str = "as:up:01HZX") -> dict:
-    return {
-        "end_device_ids": {
-            "device_id": f"eui-{dev.lower()}",
-            "application_ids": {"application_id": "bins"},
-            "dev_eui": dev,
-            "join_eui": "70B3D57ED0000000",
-            "dev_addr": "260B1234",
-        },
-        "correlation_ids": [corr, "gs:uplink:01HZY"],
-        "received_at": "2026-11-28T10:00:00.123456789Z",
-        "uplink_message": {
-            "f_port": 1,
-            "f_cnt": fcnt,
-            "frm_payload": base64.b64encode(data).decode(),
-            "rx_metadata": [
-                {
-                    "gateway_ids": {"gateway_id": "gw-1", "eui": "B827EBFFFE000001"},
-                    "rssi": -101,
-                    "channel_rssi": -101,
-                    "snr": 3.25,
-                }
-            ],
-            "settings": {
-                "data_rate": {"lora": {"bandwidth": 125000, "spreading_factor": 11}},
-                "frequency": "868300000",
-            },
-            "consumed_airtime": "0.988s",
-        },
-    }
-
-
 def test_tts_webhook_uplink_idempotent(client, tech, db):
     dev = add_device(client, tech)["dev_eui"]
     frame = codec.encode_measurement({**READING, "battery_mv": 3700, "flags": 0})
-    body = _tts(dev, 5, frame)
+    body = tts_up(dev, 5, frame)
     r = client.post("/integrations/ttn", json=body, headers=INGEST)
     assert r.status_code == 200 and r.json()["result"] == "stored", r.text
     assert client.post("/integrations/ttn", json=body, headers=INGEST).json()["result"] == "duplicate"
     up = db.exec(select(Uplink)).one()
     assert (up.source, up.rssi, up.snr, up.sf, up.frequency, up.fcnt) == ("ttn", -101, 3.25, 11, 868300000, 5)
-    bad = _tts(dev, 6, frame, corr="as:up:other")
+    bad = tts_up(dev, 6, frame, corr="as:up:other")
     bad["uplink_message"]["frm_payload"] = "!!"
     r = client.post("/integrations/ttn", json=bad, headers=INGEST)
     assert r.status_code == 400 and "base64" in r.json()["detail"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from fleet_helpers import RecordingNetworkServer, add_device, cs_up, post_up
+from fleet_helpers import MEASUREMENT, RecordingNetworkServer, add_device, cs_up, post_up
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -16,18 +16,6 @@ from fleet.cli import app as fleet_cli
 from fleet.models import Alert, Downlink, utcnow
 from fleet.services import downlinks
 from fleet.services.sweep import sweep
-from protocols import codec
-
-MEASUREMENT = codec.encode_measurement(
-    {
-        "distance_cm": 60,
-        "no_echo": False,
-        "temperature_c": 20.0,
-        "humidity_pct": 50.0,
-        "battery_mv": 3700,
-        "flags": 0,
-    }
-)
 
 
 class SlowNetworkServer(RecordingNetworkServer):

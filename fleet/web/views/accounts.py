@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from fleet.models import UserAccount
 from fleet.services import accounts
@@ -19,7 +19,7 @@ from fleet.web import fleetdata
 from fleet.web.i18n import Translator
 from fleet.web.render import check_csrf, error_page, page, refuse_post, require_user, translator
 from fleet.web.session import ROLES, Principal
-from fleet.web.views.auth import signin_csrf, start_session
+from fleet.web.views.auth import secure_cookies, signin_csrf, start_session
 
 router = APIRouter()
 
@@ -99,7 +99,7 @@ def signin_link(request: Request, raw: str):
         max_age=accounts.LINK_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=fleetdata.settings(request).public_url.startswith("https://"),
+        secure=secure_cookies(request),
         path="/signin/link",
     )
     return response
@@ -138,6 +138,18 @@ def _account_page(request: Request, user: Principal, t: Translator, **extra: obj
     return page(request, "account.html", context, status_code=status, user=user, t=t)
 
 
+def _refuse_own_post(
+    request: Request, user: Principal, csrf: str, t: Translator, account: UserAccount | None
+) -> HTMLResponse | None:
+    """Every POST about the own account passes the CSRF token, then needs an account to act on (a token
+    session has none): the refusal page, or None when the POST may go through."""
+    if not check_csrf(request, csrf):
+        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
+    if account is None:
+        return error_page(request, 400, t("error.bad_request"), t("account.token_session"), user, t)
+    return None
+
+
 @router.get("/account")
 def account_page(request: Request, user: Principal = Depends(require_user)):
     return _account_page(request, user, translator(request))
@@ -147,12 +159,10 @@ def account_page(request: Request, user: Principal = Depends(require_user)):
 def show_phone_link(request: Request, csrf: str = Form(""), user: Principal = Depends(require_user)):
     """A fresh one-time sign-in link for this account, as a QR code to scan with the phone."""
     t = translator(request)
-    if not check_csrf(request, csrf):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
     with fleetdata.session(request) as db:
         account = fleetdata.account_of(db, user)
-        if account is None:
-            return error_page(request, 400, t("error.bad_request"), t("account.token_session"), user, t)
+        if (refused := _refuse_own_post(request, user, csrf, t, account)) is not None:
+            return refused
         try:
             raw, expires = accounts.issue_link(db, account)
         except accounts.AccountError as exc:
@@ -178,12 +188,10 @@ def change_password(
 ):
     """A new password for the own account; it ends every other session (and this one: sign in again)."""
     t = translator(request)
-    if not check_csrf(request, csrf):
-        return error_page(request, 403, t("error.forbidden"), t("error.csrf"), user, t)
     with fleetdata.session(request) as db:
         account = fleetdata.account_of(db, user)
-        if account is None:
-            return error_page(request, 400, t("error.bad_request"), t("account.token_session"), user, t)
+        if (refused := _refuse_own_post(request, user, csrf, t, account)) is not None:
+            return refused
         try:
             accounts.authenticate(db, account.username, current)
             if new != repeat:

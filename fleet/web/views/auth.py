@@ -22,7 +22,8 @@ router = APIRouter()
 SIGNIN_COOKIE = "kumpel_signin"
 
 
-def _secure(request: Request) -> bool:
+def secure_cookies(request: Request) -> bool:
+    """Cookies carry Secure when the fleet is served over https (its public URL says so)."""
     return fleetdata.settings(request).public_url.startswith("https://")
 
 
@@ -61,7 +62,7 @@ def signin_form(request: Request, next: str = "/"):
         max_age=3600,
         httponly=True,
         samesite="strict",
-        secure=_secure(request),
+        secure=secure_cookies(request),
         path="/",
     )
     return response
@@ -116,7 +117,7 @@ def start_session(request: Request, principal: Principal, target: str) -> Redire
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=secure_cookies(request),
         path="/",
     )
     return response
@@ -135,6 +136,6 @@ def switch_language(request: Request, code: str, next: str = "/"):
     response = RedirectResponse(safe_next(next), status_code=303)
     if code in LANGUAGES:
         response.set_cookie(
-            LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/", secure=_secure(request)
+            LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/", secure=secure_cookies(request)
         )
     return response
