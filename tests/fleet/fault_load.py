@@ -34,10 +34,16 @@ class LoadResult:
 
 
 async def post_all(
-    base: str, devs: list[str], per_client: int, deadline: float, pause: float = 0.0
+    base: str,
+    devs: list[str],
+    per_client: int,
+    deadline: float,
+    pause: float = 0.0,
+    out: LoadResult | None = None,
 ) -> LoadResult:
-    """One client per node, each sending per_client uplinks in order, retrying each until acknowledged."""
-    out = LoadResult()
+    """One client per node, each sending per_client uplinks in order, retrying each until acknowledged.
+    Pass `out` to watch the progress while the load runs (a fault test strikes mid-load, not by the clock)."""
+    out = LoadResult() if out is None else out
 
     async def one(dev: str) -> None:
         async with httpx.AsyncClient(base_url=base, headers=INGEST, timeout=10) as http:

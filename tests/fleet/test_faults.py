@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fault_load import post_all, serving, stored_dedup_ids
+from fault_load import LoadResult, post_all, serving, stored_dedup_ids
 from fleet_helpers import INGEST_TOKEN, add_device, fleet_settings, make_token
 
 from fleet.app import create_app
@@ -97,8 +97,12 @@ def test_kill_9_of_one_http_worker_loses_nothing_acknowledged(client, tech, sett
 
         async def load_and_kill():  # noqa: ANN202
             t0 = time.monotonic()
-            task = asyncio.create_task(post_all(base, devs, 25, time.monotonic() + 60))
-            await asyncio.sleep(0.5)
+            progress = LoadResult()
+            task = asyncio.create_task(post_all(base, devs, 25, time.monotonic() + 60, out=progress))
+            # strike a quarter of the way in, whatever the machine's speed: a fixed delay missed the load
+            # on a quiet machine (it had finished) and hit no request in flight
+            while len(progress.acked) < 16 * 25 // 4 and not task.done():
+                await asyncio.sleep(0.005)
             os.kill(victim, signal.SIGKILL)
             killed = time.monotonic() - t0
             result = await task
