@@ -213,7 +213,11 @@ def test_postgresql_restart_under_load_answers_503_and_loses_nothing(fleet_on, p
     )
     assert result.codes[503] > 0, "no request saw the outage: the test proved nothing"
     assert set(result.codes) <= {200, 503}, result.codes
-    assert slowest < 3.0  # quickly: a refused connection, not a hang until a client timeout
+    # quickly: a refused connection, not a hang until the client's 10 s timeout. Judged against the same
+    # run's slowest acknowledgement too, since a shared 2-core machine's speed varies (3 s was exceeded
+    # once under load while every answer was slow)
+    slowest_ok = max(result.ok_latency_s)
+    assert slowest < min(8.0, max(3.0, 2 * slowest_ok)), (slowest, slowest_ok)
     assert len(result.acked) == 16 * 30
     assert result.acked <= set(stored) and all(stored[d] == 1 for d in result.acked)
     assert sum(stored.values()) == len(result.acked)
