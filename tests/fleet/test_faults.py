@@ -35,6 +35,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _connections(pid: int, port: int) -> int:
+    """Established TCP connections a process holds on `port` (its socket fds matched in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            local_port = int(cols[1].rsplit(":", 1)[1], 16)
+            if local_port == port and cols[3] == "01" and cols[9] in inodes:  # 01 = ESTABLISHED
+                count += 1
+    return count
+
+
 def _workers(supervisor: int) -> list[int]:
     """PIDs of uvicorn's worker processes (multiprocessing spawn children of the supervisor)."""
     pids = []
@@ -103,6 +123,9 @@ def test_kill_9_of_one_http_worker_loses_nothing_acknowledged(client, tech, sett
             # on a quiet machine (it had finished) and hit no request in flight
             while len(progress.acked) < 16 * 25 // 4 and not task.done():
                 await asyncio.sleep(0.005)
+            # the worker holding the most client connections: the kernel may hand all of them to one worker
+            nonlocal victim
+            victim = max(_workers(proc.pid), key=lambda pid: _connections(pid, port))
             os.kill(victim, signal.SIGKILL)
             killed = time.monotonic() - t0
             result = await task
@@ -128,7 +151,10 @@ def test_kill_9_of_one_http_worker_loses_nothing_acknowledged(client, tech, sett
     assert len(result.acked) == 16 * 25
     assert result.acked <= set(stored) and all(stored[d] == 1 for d in result.acked)
     assert sum(stored.values()) == len(result.acked)  # retried in-flight requests stored once
-    assert scraped == {len(result.acked)}, scraped
+    # every worker reports one total, the dead one's counts included; an uplink the victim committed but was
+    # killed before counting is stored (above) yet uncounted: at most one per request the kill broke
+    assert len(scraped) == 1, scraped
+    assert len(result.acked) - result.transport_errors <= scraped.pop() <= len(result.acked)
 
 
 def _stored_counted(exposition: str) -> int:

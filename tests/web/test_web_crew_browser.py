@@ -1,7 +1,7 @@
 """What a field crew sees, in headless Chromium against the fleet under a real uvicorn: the label sheet
 keeps names and DevEUIs whole, a phone signs in by scanning the QR code a signed-in page shows (decoded
 from the screenshot by zxing-cpp, as a phone camera would), the map with and without the city's tiles,
-and axe-core's accessibility rules on the main pages. Screenshots go to var/shots/."""
+and axe-core's accessibility rules on the main pages. Screenshots go to artifacts/screenshots/."""
 
 import io
 import re
@@ -19,7 +19,7 @@ from fleet.models import Device
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "var" / "shots"
+SHOTS = ROOT / "artifacts" / "screenshots"  # beside the other page tests' screenshots
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LONG_NAME = "Wertstoffinsel Friedensplatz Nordseite"
 LONG_EUI = "70B3D57ED00000A1"

@@ -14,7 +14,7 @@ from protocols import codec
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "shots"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 NO_ECHO = "70B3D57ED0000E01"
 NEVER = "70B3D57ED0000E02"
 FIRE = "70B3D57ED0000E03"
