@@ -196,3 +196,27 @@ def add_device(client: TestClient, headers: dict, **kw) -> dict:  # noqa: ANN003
     r = client.post("/api/v1/devices", json=body, headers=headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def downgrade(engine, revision: str) -> None:  # noqa: ANN001
+    """Take the schema back to `revision` (the migration tests' way down; fleet.db.migrate is the way up)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from fleet import db as fleet_db
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(fleet_db.MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def schema_diffs(engine, tables: set[str]) -> list:  # noqa: ANN001
+    """Where the migrated schema of `tables` differs from the models (autogenerate's comparison)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    return [d for d in diffs if any(name in str(d) for name in tables)]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from fleet_helpers import add_device
+from fleet_helpers import add_device, downgrade
 from sqlmodel import select
 
 from fleet.models import Device, Reading, Uplink
@@ -306,8 +306,6 @@ def test_opening_a_group_takes_an_admin(client, city, tech):
 
 def test_migration_0007_adds_closed_groups_and_goes_back(tmp_path):
     """An existing fleet's groups stay closed after the upgrade (open data is an explicit choice)."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import create_engine, inspect, text
 
     from fleet import db as fleet_db
@@ -325,11 +323,7 @@ def test_migration_0007_adds_closed_groups_and_goes_back(tmp_path):
     with engine.connect() as c:
         row = c.execute(text("SELECT name, open_data, open_data_decimals FROM device_group")).one()
     assert tuple(row) == ("Nord", 0, None)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(fleet_db.MIGRATIONS))
-    with engine.begin() as c:
-        cfg.attributes["connection"] = c
-        command.downgrade(cfg, "0006")
+    downgrade(engine, "0006")
     assert "open_data" not in {col["name"] for col in inspect(engine).get_columns("device_group")}
 
 
